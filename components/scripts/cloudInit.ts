@@ -1,0 +1,67 @@
+import { shellQuote } from "../shell";
+
+/** The operating systems a node can run. The AMI lookup and this script depend on it. */
+export const SUPPORTED_OS = ["ubuntu-24.04"] as const;
+export type NodeOs = (typeof SUPPORTED_OS)[number];
+
+export interface CloudInitArgs {
+    readonly os: NodeOs;
+    /** Docker Engine version from Docker's apt repository, e.g. "28.5.2". */
+    readonly dockerVersion: string;
+    /** The SSH user, added to the docker group. */
+    readonly sshUser: string;
+}
+
+/** The apt version string of a Docker Engine release on Ubuntu 24.04 ("noble"). */
+export function dockerAptVersion(dockerVersion: string): string {
+    return `5:${dockerVersion}-1~ubuntu.24.04~noble`;
+}
+
+/**
+ * EC2 user data: installs the pinned Docker Engine from Docker's apt repository, holds it
+ * at that version, rotates container logs, and enables Docker at boot. Idempotent: run
+ * again, it changes nothing once the pinned version is in place.
+ */
+export function renderCloudInit(args: CloudInitArgs): string {
+    if (!SUPPORTED_OS.includes(args.os)) {
+        throw new Error(`os must be one of ${SUPPORTED_OS.join(", ")}; got ${JSON.stringify(args.os)}`);
+    }
+    if (!/^[0-9]+\.[0-9]+\.[0-9]+$/.test(args.dockerVersion)) {
+        throw new Error(`dockerVersion must look like 28.5.2; got ${JSON.stringify(args.dockerVersion)}`);
+    }
+    if (!/^[a-z_][a-z0-9_-]*$/.test(args.sshUser)) {
+        throw new Error(`sshUser must be a Linux user name; got ${JSON.stringify(args.sshUser)}`);
+    }
+    const aptVersion = shellQuote(dockerAptVersion(args.dockerVersion));
+    return [
+        "#!/bin/bash",
+        `# pulumi-swarm node setup (${args.os}): Docker Engine ${args.dockerVersion}, pinned.`,
+        "set -euo pipefail",
+        "export DEBIAN_FRONTEND=noninteractive",
+        `want=${aptVersion}`,
+        "have=$(dpkg-query -W -f='${Version}' docker-ce 2>/dev/null || true)",
+        'if [ "$have" != "$want" ]; then',
+        "  install -m 0755 -d /etc/apt/keyrings",
+        "  curl -fsSL --retry 5 https://download.docker.com/linux/ubuntu/gpg -o /etc/apt/keyrings/docker.asc",
+        "  chmod a+r /etc/apt/keyrings/docker.asc",
+        '  echo "deb [arch=$(dpkg --print-architecture) signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu noble stable" >/etc/apt/sources.list.d/docker.list',
+        "  apt-get update -q",
+        "  apt-mark unhold docker-ce docker-ce-cli >/dev/null 2>&1 || true",
+        '  apt-get install -y -q --allow-downgrades "docker-ce=$want" "docker-ce-cli=$want" containerd.io',
+        "  apt-mark hold docker-ce docker-ce-cli >/dev/null",
+        "fi",
+        "install -m 0755 -d /etc/docker",
+        "cat >/etc/docker/daemon.json.pulumi-swarm <<'JSON'",
+        '{ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } }',
+        "JSON",
+        "if ! cmp -s /etc/docker/daemon.json.pulumi-swarm /etc/docker/daemon.json; then",
+        "  mv /etc/docker/daemon.json.pulumi-swarm /etc/docker/daemon.json",
+        "  systemctl restart docker || true",
+        "else",
+        "  rm -f /etc/docker/daemon.json.pulumi-swarm",
+        "fi",
+        "systemctl enable --now containerd docker",
+        `usermod -aG docker ${shellQuote(args.sshUser)}`,
+        "",
+    ].join("\n");
+}

@@ -1,0 +1,80 @@
+import { shellQuote } from "../shell";
+
+/**
+ * Pieces shared by the scripts that run on a node over SSH. Every script is POSIX sh
+ * (it runs under whatever login shell the SSH user has), starts with `set -eu`, and
+ * talks to Docker through `dkr`, which adds `sudo -n` when the SSH user is not root
+ * (on a fresh EC2 node the user's docker group membership is not active yet).
+ */
+
+/** The node label that ties a swarm node to the host entry that created it. */
+export const HOST_LABEL = "pulumi-swarm.host";
+/** The node label that marks the first manager of a swarm created by pulumi-swarm. */
+export const CLUSTER_LABEL = "pulumi-swarm.cluster";
+/** The lock that serialises membership changes (drain, demote, remove) on a manager. */
+export const MEMBERSHIP_LOCK = "/tmp/pulumi-swarm-membership.lock";
+/** Seconds between two polls in every wait loop. */
+export const POLL_SECONDS = 2;
+
+export function prelude(purpose: string): string {
+    return [
+        `# pulumi-swarm: ${purpose}`,
+        "set -eu",
+        'dkr() { if [ "$(id -u)" -eq 0 ]; then docker "$@"; else sudo -n docker "$@"; fi; }',
+        "",
+    ].join("\n");
+}
+
+/** How many polls fit in a time-out (at least one). */
+export function attemptsFor(timeoutSeconds: number): number {
+    return Math.max(1, Math.ceil(timeoutSeconds / POLL_SECONDS));
+}
+
+/**
+ * Waits until Docker answers on this host: bounded, with an error that says where to look.
+ * SSH itself is retried by the connection (dialErrorLimit); this covers cloud-init still
+ * installing Docker after sshd is up.
+ */
+export function waitForDocker(timeoutSeconds: number): string {
+    return [
+        "i=0",
+        "until dkr info >/dev/null 2>&1; do",
+        "  i=$((i + 1))",
+        `  if [ "$i" -ge ${attemptsFor(timeoutSeconds)} ]; then`,
+        `    echo "pulumi-swarm: Docker did not answer on $(hostname) within ${timeoutSeconds} s; is cloud-init still installing it? See /var/log/cloud-init-output.log on the node." >&2`,
+        "    exit 1",
+        "  fi",
+        `  sleep ${POLL_SECONDS}`,
+        "done",
+        "",
+    ].join("\n");
+}
+
+/** Sets `state` to the node's swarm state: inactive, pending, active, error or locked. */
+export function readSwarmState(): string {
+    return "state=$(dkr info --format '{{.Swarm.LocalNodeState}}')\n";
+}
+
+/** Takes the membership lock on file descriptor 9 until the script ends. */
+export function takeMembershipLock(): string {
+    return [`exec 9>${shellQuote(MEMBERSHIP_LOCK)}`, "flock 9", ""].join("\n");
+}
+
+/** Fails unless a number of seconds is a positive whole number (the scripts count polls). */
+export function checkSeconds(field: string, value: number): void {
+    if (!Number.isInteger(value) || value <= 0) {
+        throw new Error(`${field} must be a positive whole number of seconds; got ${value}`);
+    }
+}
+
+/**
+ * Fails unless a value is a plain word (letters, digits, `.`, `_`, `:`, `-`): names and
+ * addresses that scripts also print in their messages must hold nothing a shell would read.
+ */
+export function checkWord(field: string, value: string): void {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(value)) {
+        throw new Error(
+            `${field} must be letters, digits, '.', '_', ':' or '-' (a host name, key or address); got ${JSON.stringify(value)}`,
+        );
+    }
+}

@@ -1,0 +1,164 @@
+import { shellQuote } from "../shell";
+import {
+    HOST_LABEL,
+    POLL_SECONDS,
+    attemptsFor,
+    checkSeconds,
+    checkWord,
+    prelude,
+    takeMembershipLock,
+} from "./common";
+import { SwarmRole } from "./swarmJoin";
+
+/**
+ * Scripts that run on the first manager to manage one node's membership. They take the
+ * membership lock first, so that removals (drain, demote, rm) go one node at a time and a
+ * scale-in of managers never demotes two at once.
+ */
+
+export interface MembershipScriptArgs {
+    readonly hostKey: string;
+    readonly nodeId: string;
+    readonly role: SwarmRole;
+}
+
+function check(args: MembershipScriptArgs): void {
+    checkWord("hostKey", args.hostKey);
+    checkWord("nodeId", args.nodeId);
+    if (args.role !== "manager" && args.role !== "worker") {
+        throw new Error(`role must be "manager" or "worker"; got ${JSON.stringify(args.role)}`);
+    }
+}
+
+/**
+ * After a join: labels the node with its host key (the remover finds it by that label, and
+ * compose files may place services by it), makes it available, and gives it its role, so a
+ * host whose role changes is promoted or demoted in place.
+ */
+export function renderMemberCreate(args: MembershipScriptArgs): string {
+    check(args);
+    const id = shellQuote(args.nodeId);
+    const change = args.role === "manager" ? "promote" : "demote";
+    return [
+        prelude(`${args.hostKey} (node ${args.nodeId}) is labelled, active, and a ${args.role}`),
+        takeMembershipLock(),
+        `dkr node update --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)} ${id} >/dev/null`,
+        `if [ "$(dkr node inspect ${id} --format '{{.Spec.Role}}')" != ${args.role} ]; then`,
+        `  dkr node ${change} ${id} >/dev/null`,
+        "fi",
+        "",
+    ].join("\n");
+}
+
+/** Attempts at a demotion, which Raft may refuse while another membership change settles. */
+export const DEMOTE_ATTEMPTS = 10;
+
+/**
+ * Before a node leaves: drain it and wait (bounded) until none of its tasks is still meant
+ * to run there, so its services are rescheduled first; then demote it if it is a manager.
+ */
+export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSeconds: number): string {
+    check(args);
+    checkSeconds("drainTimeoutSeconds", drainTimeoutSeconds);
+    const id = shellQuote(args.nodeId);
+    return [
+        prelude(`drain ${args.hostKey} (node ${args.nodeId}) and demote it if it is a manager`),
+        takeMembershipLock(),
+        `if ! dkr node inspect ${id} >/dev/null 2>&1; then`,
+        "  exit 0",
+        "fi",
+        `dkr node update --availability drain ${id} >/dev/null`,
+        "i=0",
+        `while [ -n "$(dkr node ps ${id} --filter desired-state=running -q)" ]; do`,
+        "  i=$((i + 1))",
+        `  if [ "$i" -ge ${attemptsFor(drainTimeoutSeconds)} ]; then`,
+        `    echo "pulumi-swarm: warning: tasks still run on ${args.hostKey} after ${drainTimeoutSeconds} s of draining; it leaves anyway and they are rescheduled." >&2`,
+        "    break",
+        "  fi",
+        `  sleep ${POLL_SECONDS}`,
+        "done",
+        `if [ "$(dkr node inspect ${id} --format '{{.Spec.Role}}')" = manager ]; then`,
+        "  n=0",
+        `  until dkr node demote ${id} >/dev/null; do`,
+        "    n=$((n + 1))",
+        `    if [ "$n" -ge ${DEMOTE_ATTEMPTS} ]; then`,
+        `      echo "pulumi-swarm: could not demote ${args.hostKey} (node ${args.nodeId}); it stays a manager and does not leave. Check quorum with 'docker node ls'." >&2`,
+        "      exit 1",
+        "    fi",
+        `    sleep ${POLL_SECONDS}`,
+        "  done",
+        "fi",
+        "",
+    ].join("\n");
+}
+
+/** Lists "ID STATE" of every node labelled with this host key (none when the swarm is gone). */
+function labelledNodes(hostKey: string): string {
+    return [
+        "labelled() {",
+        "  ids=$(dkr node ls -q)",
+        '  if [ -n "$ids" ]; then',
+        "    # shellcheck disable=SC2086",
+        `    dkr node inspect $ids --format '{{.ID}} {{index .Spec.Labels "${HOST_LABEL}"}} {{.Status.State}}' | awk -v k=${shellQuote(hostKey)} '$2 == k { print $1, $3 }'`,
+        "  fi",
+        "}",
+        "",
+    ].join("\n");
+}
+
+function onlyOnAManager(): string {
+    return [
+        "if [ \"$(dkr info --format '{{.Swarm.ControlAvailable}}')\" != true ]; then",
+        "  exit 0",
+        "fi",
+        "",
+    ].join("\n");
+}
+
+/**
+ * Before a join: removes nodes this host key left behind Down (an instance replaced
+ * without a clean leave), so no phantom node stays in `docker node ls`.
+ */
+export function renderRemoverCreate(hostKey: string): string {
+    checkWord("hostKey", hostKey);
+    return [
+        prelude(`remove Down nodes left behind by ${hostKey}`),
+        takeMembershipLock(),
+        onlyOnAManager(),
+        labelledNodes(hostKey),
+        "labelled | while read -r id st; do",
+        '  if [ "$st" = down ]; then',
+        '    dkr node rm "$id" >/dev/null',
+        "  fi",
+        "done",
+        "",
+    ].join("\n");
+}
+
+/**
+ * After the node has left: wait (bounded) until the managers see it Down, then
+ * `docker node rm` it, so no "Down" phantom node stays behind.
+ */
+export function renderRemoverDelete(hostKey: string, timeoutSeconds: number): string {
+    checkWord("hostKey", hostKey);
+    checkSeconds("removeTimeoutSeconds", timeoutSeconds);
+    return [
+        prelude(`remove ${hostKey}'s node from the swarm after it has left`),
+        takeMembershipLock(),
+        onlyOnAManager(),
+        labelledNodes(hostKey),
+        "i=0",
+        "while labelled | awk '$2 != \"down\"' | grep -q .; do",
+        "  i=$((i + 1))",
+        `  if [ "$i" -ge ${attemptsFor(timeoutSeconds)} ]; then`,
+        `    echo "pulumi-swarm: warning: ${hostKey} is not Down ${timeoutSeconds} s after leaving; removing it with --force." >&2`,
+        "    break",
+        "  fi",
+        `  sleep ${POLL_SECONDS}`,
+        "done",
+        "labelled | while read -r id _; do",
+        '  dkr node rm --force "$id" >/dev/null',
+        "done",
+        "",
+    ].join("\n");
+}

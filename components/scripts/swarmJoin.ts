@@ -1,0 +1,120 @@
+import { shellQuote } from "../shell";
+import { POLL_SECONDS, attemptsFor, checkSeconds, checkWord, prelude, readSwarmState, waitForDocker } from "./common";
+
+export type SwarmRole = "manager" | "worker";
+
+export interface SwarmJoinScriptArgs {
+    readonly hostKey: string;
+    readonly role: SwarmRole;
+    /** This node's private address, advertised to the swarm. */
+    readonly advertiseAddress: string;
+    /** The first manager's private address; the join goes to its port 2377. */
+    readonly managerAddress: string;
+    /** The first manager's node ID: a node whose managers include it is already in this swarm. */
+    readonly managerNodeId: string;
+    readonly dockerReadyTimeoutSeconds: number;
+}
+
+/** How many times a join is tried before the command fails (a manager join can race Raft). */
+export const JOIN_ATTEMPTS = 3;
+
+/**
+ * Joins this node to the swarm. The join token comes on standard input (so it never sits
+ * in the command text, which diffs and logs show); the script prints one JSON line with
+ * the node's ID.
+ *
+ * Decided from what the host reports: a node already in this swarm (its managers include
+ * the first manager) does nothing; a node in any other swarm fails with a message and is
+ * left exactly as it was.
+ */
+export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
+    checkSeconds("dockerReadyTimeoutSeconds", args.dockerReadyTimeoutSeconds);
+    checkWord("hostKey", args.hostKey);
+    checkWord("advertiseAddress", args.advertiseAddress);
+    checkWord("managerAddress", args.managerAddress);
+    checkWord("managerNodeId", args.managerNodeId);
+    if (args.role !== "manager" && args.role !== "worker") {
+        throw new Error(`role must be "manager" or "worker"; got ${JSON.stringify(args.role)}`);
+    }
+    const manager = shellQuote(args.managerAddress + ":2377");
+    return [
+        prelude(`${args.hostKey} joins the swarm as a ${args.role}`),
+        "token=",
+        "IFS= read -r token || true",
+        'if [ -z "$token" ]; then',
+        '  echo "pulumi-swarm: no join token on standard input" >&2',
+        "  exit 1",
+        "fi",
+        waitForDocker(args.dockerReadyTimeoutSeconds),
+        readSwarmState(),
+        'if [ "$state" = active ]; then',
+        `  if dkr info --format '{{range .Swarm.RemoteManagers}}{{.NodeID}} {{end}}' | tr ' ' '\\n' | grep -qx ${shellQuote(args.managerNodeId)}; then`,
+        "    :",
+        "  else",
+        `    echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) is already in another swarm, whose managers are at: $(dkr info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'). Nothing was changed. Run 'docker swarm leave' on it if it should join this swarm." >&2`,
+        "    exit 1",
+        "  fi",
+        "else",
+        "  n=0",
+        "  while :; do",
+        "    n=$((n + 1))",
+        '    if [ "$state" != inactive ]; then',
+        "      dkr swarm leave --force >/dev/null 2>&1 || true",
+        "    fi",
+        `    if dkr swarm join --token "$token" --advertise-addr ${shellQuote(args.advertiseAddress)} ${manager} >/dev/null; then`,
+        "      break",
+        "    fi",
+        `    if [ "$n" -ge ${JOIN_ATTEMPTS} ]; then`,
+        `      echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) could not join the swarm at ${args.managerAddress}:2377 as a ${args.role} after ${JOIN_ATTEMPTS} attempts; check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2`,
+        "      exit 1",
+        "    fi",
+        "    sleep $((n * 2))",
+        "    state=$(dkr info --format '{{.Swarm.LocalNodeState}}')",
+        "  done",
+        "fi",
+        "printf '{\"nodeId\":\"%s\"}\\n' \"$(dkr info --format '{{.Swarm.NodeID}}')\"",
+        "",
+    ].join("\n");
+}
+
+/**
+ * On delete: the node leaves the swarm. By then a manager has drained it and, if it was a
+ * manager, demoted it; the script waits (bounded) until the node itself no longer acts as
+ * a manager, so that a leave never costs the swarm a Raft member uncleanly.
+ */
+export function renderSwarmLeave(hostKey: string, timeoutSeconds: number): string {
+    checkWord("hostKey", hostKey);
+    checkSeconds("leaveTimeoutSeconds", timeoutSeconds);
+    return [
+        prelude(`${hostKey} leaves the swarm`),
+        readSwarmState(),
+        'if [ "$state" = inactive ]; then',
+        "  exit 0",
+        "fi",
+        "i=0",
+        "while [ \"$(dkr info --format '{{.Swarm.ControlAvailable}}')\" = true ]; do",
+        "  i=$((i + 1))",
+        `  if [ "$i" -ge ${attemptsFor(timeoutSeconds)} ]; then`,
+        `    echo "pulumi-swarm: ${hostKey} ($(hostname)) is still a manager after ${timeoutSeconds} s; it was not demoted, so it does not leave (that could break quorum). Demote it with 'docker node demote' on another manager and run again." >&2`,
+        "    exit 1",
+        "  fi",
+        `  sleep ${POLL_SECONDS}`,
+        "done",
+        "dkr swarm leave >/dev/null",
+        "",
+    ].join("\n");
+}
+
+/** Reads the join script's output. */
+export function parseSwarmJoinOutput(stdout: string): { nodeId: string } {
+    const line = stdout.trim().split("\n").pop() ?? "";
+    try {
+        const parsed = JSON.parse(line) as { nodeId?: unknown };
+        if (typeof parsed.nodeId === "string" && /^[a-z0-9]+$/.test(parsed.nodeId)) {
+            return { nodeId: parsed.nodeId };
+        }
+    } catch {
+        // fall through to the error below
+    }
+    throw new Error(`pulumi-swarm: the swarm join command printed ${JSON.stringify(stdout)}, not {"nodeId": "..."}`);
+}

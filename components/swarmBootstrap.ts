@@ -1,0 +1,272 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { SwarmArgumentError, throwIfAny } from "./errors";
+import { VALID_MANAGER_COUNTS } from "./validation";
+import { renderMemberCreate, renderMemberDelete, renderRemoverCreate, renderRemoverDelete } from "./scripts/membership";
+import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "./scripts/swarmInit";
+import { SwarmRole, parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "./scripts/swarmJoin";
+
+/** One machine of the swarm, wherever it comes from (EC2, your own servers, containers). */
+export interface SwarmHost {
+    /**
+     * Stable key of the host: part of its commands' names and the value of its node label
+     * `pulumi-swarm.host`. Letters, digits and '-'. Renaming it makes the node leave and join again.
+     */
+    readonly key: string;
+    /** "manager" or "worker". The first manager in the list initialises the swarm. */
+    readonly role: SwarmRole;
+    /** Address that SSH reaches the host at (the admin's side: often a public address). */
+    readonly sshHost: pulumi.Input<string>;
+    /** @default 22 */
+    readonly sshPort?: pulumi.Input<number>;
+    /** The SSH user; it must be root or have password-less sudo. */
+    readonly sshUser: pulumi.Input<string>;
+    /** The fixed private address the node advertises to the swarm (managers must keep it). */
+    readonly privateAddress: pulumi.Input<string>;
+}
+
+export interface SwarmBootstrapArgs {
+    /** The machines, managers and workers: 1, 3, 5 or 7 managers. */
+    readonly hosts: readonly SwarmHost[];
+    /** The SSH private key (OpenSSH or PEM) that every host accepts. Always handled as a secret. */
+    readonly privateKey: pulumi.Input<string>;
+    /**
+     * The swarm's name, carried by the first manager as the node label `pulumi-swarm.cluster`;
+     * a first manager that manages a swarm with another name is refused, never adopted.
+     * @default the component's name
+     */
+    readonly clusterName?: string;
+    /** How long each command waits for Docker to answer on its host (cloud-init installs it). @default 600 */
+    readonly dockerReadyTimeoutSeconds?: number;
+    /** How long a removed node's tasks get to move elsewhere before it leaves anyway. @default 300 */
+    readonly drainTimeoutSeconds?: number;
+    /** How many failed SSH dials each command accepts before it fails (hosts still booting). @default 30 */
+    readonly sshDialErrorLimit?: number;
+    /**
+     * Resources every command waits for before it connects: typically the firewall rule
+     * that lets SSH in, which nothing else ties the commands to. The init waits for them,
+     * and every other command waits for the init.
+     * @default []
+     */
+    readonly connectAfter?: pulumi.Input<pulumi.Resource>[];
+}
+
+export const BOOTSTRAP_DEFAULTS = {
+    dockerReadyTimeoutSeconds: 600,
+    drainTimeoutSeconds: 300,
+    leaveTimeoutSeconds: 120,
+    removeTimeoutSeconds: 120,
+    sshDialErrorLimit: 30,
+    sshPerDialTimeoutSeconds: 15,
+} as const;
+
+/** Checks the host list before anything is created. */
+export function validateSwarmHosts(hosts: readonly SwarmHost[]): void {
+    const problems: SwarmArgumentError[] = [];
+    if (!Array.isArray(hosts) || hosts.length === 0) {
+        throw new SwarmArgumentError("hosts", hosts, "must list at least one host with role \"manager\"");
+    }
+    const keys = new Set<string>();
+    const addresses = new Map<string, string>();
+    hosts.forEach((h, i) => {
+        if (typeof h.key !== "string" || !/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(h.key)) {
+            problems.push(
+                new SwarmArgumentError(`hosts[${i}].key`, h.key, 'must be 1-40 lower-case letters, digits or "-", such as "worker-0"'),
+            );
+        } else if (keys.has(h.key)) {
+            problems.push(new SwarmArgumentError(`hosts[${i}].key`, h.key, "must be unique; another host has this key"));
+        }
+        keys.add(h.key);
+        if (h.role !== "manager" && h.role !== "worker") {
+            problems.push(new SwarmArgumentError(`hosts[${i}].role`, h.role, 'must be "manager" or "worker"'));
+        }
+        if (typeof h.privateAddress === "string") {
+            const other = addresses.get(h.privateAddress);
+            if (other !== undefined) {
+                problems.push(
+                    new SwarmArgumentError(`hosts[${i}].privateAddress`, h.privateAddress, `must be unique; host "${other}" has it too`),
+                );
+            }
+            addresses.set(h.privateAddress, h.key);
+        }
+    });
+    const managers = hosts.filter((h) => h.role === "manager").length;
+    if (!(VALID_MANAGER_COUNTS as readonly number[]).includes(managers)) {
+        problems.push(
+            new SwarmArgumentError(
+                "hosts (managers)",
+                managers,
+                "must hold 1, 3, 5 or 7 managers: Raft needs a majority of managers for any change, so an even count " +
+                    "tolerates no more lost managers than one fewer; make one manager a worker or add one",
+            ),
+        );
+    }
+    throwIfAny(problems);
+}
+
+/**
+ * Forms a Docker swarm over SSH on a list of hosts, with @pulumi/command remote commands:
+ *
+ * - `<name>-init`: `docker swarm init` on the first manager (only when it is in no swarm);
+ *   prints the join tokens, so its output is secret and never logged.
+ * - per other host: `<name>-remove-<key>` (on the first manager; on delete, `docker node rm`
+ *   once the node is Down), `<name>-join-<key>` (on the host; joins with the token on
+ *   stdin; on delete, `docker swarm leave`), `<name>-member-<key>` (on the first manager;
+ *   labels the node and sets its role; on delete, drains it and demotes it).
+ *
+ * Joins depend on the init (and their own remover) only, so they run in parallel; Pulumi
+ * deletes in reverse, so a removed node is drained, demoted, leaves and is removed, in that order.
+ */
+export class SwarmBootstrap extends pulumi.ComponentResource {
+    /** The swarm's cluster ID. */
+    public readonly clusterId: pulumi.Output<string>;
+    /** The first manager's node ID. */
+    public readonly leaderNodeId: pulumi.Output<string>;
+    /** The first manager's private address: where nodes join (port 2377). */
+    public readonly managerAddress: pulumi.Output<string>;
+    /** Join token for workers (secret). */
+    public readonly workerJoinToken: pulumi.Output<string>;
+    /** Join token for managers (secret). */
+    public readonly managerJoinToken: pulumi.Output<string>;
+    /** Swarm node ID of every host, by host key. */
+    public readonly nodeIds: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: SwarmBootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:index:SwarmBootstrap", name, {}, opts);
+        validateSwarmHosts(args.hosts);
+
+        const d = BOOTSTRAP_DEFAULTS;
+        const readySeconds = args.dockerReadyTimeoutSeconds ?? d.dockerReadyTimeoutSeconds;
+        const drainSeconds = args.drainTimeoutSeconds ?? d.drainTimeoutSeconds;
+        const clusterName = args.clusterName ?? name;
+        const privateKey = pulumi.secret(args.privateKey);
+        const after = args.connectAfter ?? [];
+
+        const connect = (h: SwarmHost): command.types.input.remote.ConnectionArgs => ({
+            host: h.sshHost,
+            port: h.sshPort ?? 22,
+            user: h.sshUser,
+            privateKey,
+            dialErrorLimit: args.sshDialErrorLimit ?? d.sshDialErrorLimit,
+            perDialTimeout: d.sshPerDialTimeoutSeconds,
+        });
+        // A host is the same host while these stay the same; when they change, its commands
+        // are replaced (delete first: the old node leaves before the new one joins).
+        const identity = (h: SwarmHost) => [h.key, h.role, h.sshHost, h.sshPort ?? 22, h.privateAddress];
+        const minutes = (seconds: number) => `${Math.ceil(seconds / 60) + 5}m`;
+
+        const first = args.hosts.find((h) => h.role === "manager")!;
+        const firstConnection = connect(first);
+
+        const init = new command.remote.Command(
+            `${name}-init`,
+            {
+                connection: firstConnection,
+                create: pulumi.output(first.privateAddress).apply((addr) =>
+                    renderSwarmInit({ clusterName, hostKey: first.key, advertiseAddress: addr, dockerReadyTimeoutSeconds: readySeconds }),
+                ),
+                delete: renderSwarmDestroy(first.key),
+                triggers: identity(first),
+                logging: "none",
+                addPreviousOutputInEnv: false,
+            },
+            {
+                parent: this,
+                dependsOn: after,
+                additionalSecretOutputs: ["stdout", "stderr"],
+                deleteBeforeReplace: true,
+                customTimeouts: { create: minutes(readySeconds), update: minutes(readySeconds), delete: "10m" },
+            },
+        );
+        const initResult = init.stdout.apply((out) => {
+            try {
+                return parseSwarmInitOutput(out);
+            } catch (e) {
+                throw new pulumi.ResourceError((e as Error).message, this);
+            }
+        });
+        this.clusterId = pulumi.unsecret(initResult.clusterId);
+        this.leaderNodeId = pulumi.unsecret(initResult.nodeId);
+        this.workerJoinToken = pulumi.secret(initResult.workerToken);
+        this.managerJoinToken = pulumi.secret(initResult.managerToken);
+        this.managerAddress = pulumi.output(first.privateAddress);
+
+        const nodeIds: pulumi.Output<[string, string]>[] = [this.leaderNodeId.apply((id): [string, string] => [first.key, id])];
+
+        for (const h of args.hosts.filter((x) => x !== first)) {
+            const remover = new command.remote.Command(
+                `${name}-remove-${h.key}`,
+                {
+                    connection: firstConnection,
+                    create: renderRemoverCreate(h.key),
+                    delete: renderRemoverDelete(h.key, d.removeTimeoutSeconds),
+                    triggers: identity(h),
+                    addPreviousOutputInEnv: false,
+                },
+                { parent: this, dependsOn: [init], deleteBeforeReplace: true, customTimeouts: { delete: minutes(d.removeTimeoutSeconds) } },
+            );
+            const join = new command.remote.Command(
+                `${name}-join-${h.key}`,
+                {
+                    connection: connect(h),
+                    create: pulumi
+                        .all([h.privateAddress, first.privateAddress, this.leaderNodeId])
+                        .apply(([addr, managerAddr, managerNodeId]) =>
+                            renderSwarmJoin({
+                                hostKey: h.key,
+                                role: h.role,
+                                advertiseAddress: addr,
+                                managerAddress: managerAddr,
+                                managerNodeId,
+                                dockerReadyTimeoutSeconds: readySeconds,
+                            }),
+                        ),
+                    stdin: pulumi.secret(pulumi.interpolate`${h.role === "manager" ? this.managerJoinToken : this.workerJoinToken}\n`),
+                    delete: renderSwarmLeave(h.key, d.leaveTimeoutSeconds),
+                    triggers: identity(h),
+                    addPreviousOutputInEnv: false,
+                },
+                {
+                    parent: this,
+                    dependsOn: [init, remover],
+                    deleteBeforeReplace: true,
+                    customTimeouts: { create: minutes(readySeconds), update: minutes(readySeconds), delete: minutes(d.leaveTimeoutSeconds) },
+                },
+            );
+            const nodeId = join.stdout.apply((out) => {
+                try {
+                    return parseSwarmJoinOutput(out).nodeId;
+                } catch (e) {
+                    throw new pulumi.ResourceError((e as Error).message, this);
+                }
+            });
+            new command.remote.Command(
+                `${name}-member-${h.key}`,
+                {
+                    connection: firstConnection,
+                    create: nodeId.apply((id) => renderMemberCreate({ hostKey: h.key, nodeId: id, role: h.role })),
+                    delete: nodeId.apply((id) => renderMemberDelete({ hostKey: h.key, nodeId: id, role: h.role }, drainSeconds)),
+                    triggers: identity(h),
+                    addPreviousOutputInEnv: false,
+                },
+                {
+                    parent: this,
+                    dependsOn: [join],
+                    deleteBeforeReplace: true,
+                    customTimeouts: { delete: minutes(drainSeconds + 60) },
+                },
+            );
+            nodeIds.push(nodeId.apply((id): [string, string] => [h.key, id]));
+        }
+        this.nodeIds = pulumi.all(nodeIds).apply((pairs) => Object.fromEntries(pairs));
+
+        this.registerOutputs({
+            clusterId: this.clusterId,
+            leaderNodeId: this.leaderNodeId,
+            managerAddress: this.managerAddress,
+            workerJoinToken: this.workerJoinToken,
+            managerJoinToken: this.managerJoinToken,
+            nodeIds: this.nodeIds,
+        });
+    }
+}

@@ -1,0 +1,365 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { SecurityRule, planNodeSecurityRules, planPlacement } from "./planning";
+import { renderCloudInit } from "./scripts/cloudInit";
+import { SwarmBootstrap, SwarmHost } from "./swarmBootstrap";
+import { CLUSTER_DEFAULTS, validateClusterArgs } from "./validation";
+
+export interface SwarmClusterArgs {
+    /**
+     * Networks allowed to reach SSH (22/tcp) on the nodes, e.g. `["203.0.113.7/32"]`.
+     * Required: there is no open default. `0.0.0.0/0` is refused unless `allowSshFromAnywhere`.
+     * SSH is also how the admin reaches the swarm (`DOCKER_HOST=ssh://...`): no Docker port is opened.
+     */
+    readonly adminCidrBlocks: string[];
+    /** Lets `adminCidrBlocks` contain `0.0.0.0/0` or `::/0`. @default false */
+    readonly allowSshFromAnywhere?: boolean;
+    /** Managers: 1, 3, 5 or 7 (Raft tolerates 0, 1, 2, 3 lost). Spread round-robin over the zones. @default 3 */
+    readonly managerCount?: number;
+    /** Workers, 0 or more. With 0, services run on the managers. @default 2 */
+    readonly workerCount?: number;
+    /** @default "t3.small" */
+    readonly managerInstanceType?: pulumi.Input<string>;
+    /** @default "t3.medium" */
+    readonly workerInstanceType?: pulumi.Input<string>;
+    /**
+     * The nodes' operating system: the AMI lookup and the cloud-init script follow it.
+     * Only "ubuntu-24.04" (Canonical's Ubuntu 24.04 LTS, gp3 HVM image) for now.
+     * @default "ubuntu-24.04"
+     */
+    readonly os?: string;
+    /** An AMI to use instead of the looked-up one; it must be the `os` above. @default the newest Canonical Ubuntu 24.04 AMI */
+    readonly amiId?: pulumi.Input<string>;
+    /** Size of each node's encrypted gp3 root volume. @default 30 */
+    readonly rootVolumeSizeGiB?: pulumi.Input<number>;
+    /** Docker Engine version installed from Docker's apt repository and held there. @default "28.5.2" */
+    readonly dockerVersion?: pulumi.Input<string>;
+    /**
+     * Opens IP protocol 50 (ESP) between the nodes, which encrypted overlay networks
+     * (`driver_opts: encrypted`) need. @default false
+     */
+    readonly encryptedOverlay?: boolean;
+    /** An existing VPC; give `subnetIds` with it. @default a new VPC */
+    readonly vpcId?: pulumi.Input<string>;
+    /**
+     * Existing subnets of `vpcId`, one per availability zone; they must give instances public
+     * addresses (the bootstrap connects over SSH to them). @default new public subnets
+     */
+    readonly subnetIds?: pulumi.Input<string>[];
+    /** Zones to spread over: a new VPC gets one public subnet in each. @default 3 (or the number of subnetIds) */
+    readonly availabilityZoneCount?: number;
+    /** CIDR block of the new VPC. @default "10.0.0.0/16" */
+    readonly vpcCidrBlock?: string;
+    /** SSH user of the AMI. @default "ubuntu" */
+    readonly sshUser?: pulumi.Input<string>;
+    /**
+     * An OpenSSH public key for the nodes, with `sshPrivateKey`.
+     * @default a generated ed25519 key pair (its private key is a secret output)
+     */
+    readonly sshPublicKey?: pulumi.Input<string>;
+    /** The private key of `sshPublicKey`; handled as a secret. */
+    readonly sshPrivateKey?: pulumi.Input<string>;
+    /** How long bootstrap commands wait for Docker on a new node. @default 600 */
+    readonly dockerReadyTimeoutSeconds?: number;
+    /** How long a removed node's tasks get to move before it leaves. @default 300 */
+    readonly drainTimeoutSeconds?: number;
+    /** Extra tags for every resource that takes tags. @default {} */
+    readonly tags?: Record<string, string>;
+}
+
+/** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
+export const CANONICAL_OWNER_ID = "099720109477";
+
+/** The CPU architecture of an instance type: Graviton families ("t4g", "m7gd", "c7gn") are arm64. */
+export function architectureOf(instanceType: string): "x86_64" | "arm64" {
+    const family = instanceType.split(".")[0];
+    return /^[a-z]+[0-9]+[a-z-]*g[a-z-]*$/.test(family) ? "arm64" : "x86_64";
+}
+
+/** The AMI name filter for an OS and architecture. */
+export function amiNameFilter(arch: "x86_64" | "arm64"): string {
+    return `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch === "arm64" ? "arm64" : "amd64"}-server-*`;
+}
+
+/**
+ * A Docker Swarm on EC2: network (or yours), a node security group whose swarm ports are
+ * open only inside the group, managers spread over zones, workers, an SSH key, Docker
+ * installed by cloud-init, and the swarm formed over SSH by {@link SwarmBootstrap}.
+ */
+export class SwarmCluster extends pulumi.ComponentResource {
+    public readonly vpcId: pulumi.Output<string>;
+    public readonly subnetIds: pulumi.Output<string[]>;
+    public readonly nodeSecurityGroupId: pulumi.Output<string>;
+    public readonly managerPublicIps: pulumi.Output<string[]>;
+    public readonly managerPrivateIps: pulumi.Output<string[]>;
+    public readonly workerPublicIps: pulumi.Output<string[]>;
+    public readonly workerPrivateIps: pulumi.Output<string[]>;
+    /** The SSH private key of every node (secret). */
+    public readonly privateKey: pulumi.Output<string>;
+    /** The swarm's worker join token (secret). */
+    public readonly workerJoinToken: pulumi.Output<string>;
+    /** The swarm's manager join token (secret). */
+    public readonly managerJoinToken: pulumi.Output<string>;
+    /** `ssh://<user>@<first manager>`: the docker CLI reaches the swarm through SSH with it. */
+    public readonly dockerHost: pulumi.Output<string>;
+    /** A ready-to-paste command that makes a docker CLI context for this swarm. */
+    public readonly dockerContextCommand: pulumi.Output<string>;
+    /** The bootstrap, for components that run commands on the swarm after it is formed. */
+    public readonly bootstrap: SwarmBootstrap;
+
+    constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:index:SwarmCluster", name, {}, opts);
+        const settings = validateClusterArgs(args);
+        const d = CLUSTER_DEFAULTS;
+        const tagsFor = (resourceName: string) => ({ ...(args.tags ?? {}), Name: resourceName, "pulumi-swarm:cluster": name });
+
+        // Network: the given VPC and subnets, or a new VPC with one public subnet per zone.
+        let vpcId: pulumi.Output<string>;
+        let subnetIds: pulumi.Output<string>[];
+        if (settings.newNetwork) {
+            const zones = aws
+                .getAvailabilityZonesOutput({ state: "available" }, { parent: this })
+                .names.apply((names) => {
+                    if (names.length < settings.zoneCount) {
+                        throw new pulumi.ResourceError(
+                            `availabilityZoneCount asks for ${settings.zoneCount} zones, but this region has ${names.length} ` +
+                                `available (${names.join(", ")}); lower availabilityZoneCount`,
+                            this,
+                        );
+                    }
+                    return names;
+                });
+            const vpc = new aws.ec2.Vpc(
+                `${name}-vpc`,
+                {
+                    cidrBlock: settings.newNetwork.vpcCidrBlock,
+                    enableDnsHostnames: true,
+                    enableDnsSupport: true,
+                    tags: tagsFor(`${name}-vpc`),
+                },
+                { parent: this },
+            );
+            const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: tagsFor(`${name}-igw`) }, { parent: this });
+            const routeTable = new aws.ec2.RouteTable(
+                `${name}-public`,
+                { vpcId: vpc.id, tags: tagsFor(`${name}-public`) },
+                { parent: this },
+            );
+            new aws.ec2.Route(
+                `${name}-public-default`,
+                { routeTableId: routeTable.id, destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id },
+                { parent: this },
+            );
+            subnetIds = settings.newNetwork.subnetCidrs.map((cidr, i) => {
+                const subnet = new aws.ec2.Subnet(
+                    `${name}-public-${i}`,
+                    {
+                        vpcId: vpc.id,
+                        cidrBlock: cidr,
+                        availabilityZone: zones.apply((z) => z[i]),
+                        mapPublicIpOnLaunch: true,
+                        tags: tagsFor(`${name}-public-${i}`),
+                    },
+                    { parent: this },
+                );
+                new aws.ec2.RouteTableAssociation(
+                    `${name}-public-${i}`,
+                    { subnetId: subnet.id, routeTableId: routeTable.id },
+                    { parent: this },
+                );
+                return subnet.id;
+            });
+            vpcId = vpc.id;
+        } else {
+            vpcId = pulumi.output(args.vpcId!);
+            subnetIds = args.subnetIds!.slice(0, settings.zoneCount).map((s) => pulumi.output(s));
+        }
+
+        // The node security group: swarm ports from itself only, SSH from the admins, all egress.
+        const sg = new aws.ec2.SecurityGroup(
+            `${name}-nodes`,
+            {
+                vpcId,
+                description: `pulumi-swarm ${name}: swarm nodes (swarm ports only between nodes)`,
+                tags: tagsFor(`${name}-nodes`),
+            },
+            { parent: this },
+        );
+        const ruleResources = planNodeSecurityRules(settings.adminCidrBlocks, args.encryptedOverlay ?? false).map((rule) =>
+            this.declareRule(name, sg, rule, tagsFor),
+        );
+
+        // Instance role: ECR pulls and SSM Session Manager.
+        const role = new aws.iam.Role(
+            `${name}-node`,
+            {
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                }),
+                tags: tagsFor(`${name}-node`),
+            },
+            { parent: this },
+        );
+        for (const [key, arn] of [
+            ["ecr-read", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"],
+            ["ssm", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+        ]) {
+            new aws.iam.RolePolicyAttachment(`${name}-node-${key}`, { role: role.name, policyArn: arn }, { parent: this });
+        }
+        const profile = new aws.iam.InstanceProfile(`${name}-node`, { role: role.name, tags: tagsFor(`${name}-node`) }, { parent: this });
+
+        // SSH key: the user's, or a generated ed25519 pair.
+        let publicKey: pulumi.Input<string>;
+        let privateKey: pulumi.Output<string>;
+        if (args.sshPublicKey !== undefined && args.sshPrivateKey !== undefined) {
+            publicKey = args.sshPublicKey;
+            privateKey = pulumi.secret(args.sshPrivateKey);
+        } else {
+            const key = new tls.PrivateKey(`${name}-ssh`, { algorithm: "ED25519" }, { parent: this });
+            publicKey = key.publicKeyOpenssh;
+            privateKey = pulumi.secret(key.privateKeyOpenssh);
+        }
+        const keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey, tags: tagsFor(`${name}-ssh`) }, { parent: this });
+
+        // AMI per CPU architecture.
+        const amiFor = (instanceType: pulumi.Input<string>): pulumi.Input<string> => {
+            if (args.amiId !== undefined) {
+                return args.amiId;
+            }
+            return pulumi.output(instanceType).apply((t) =>
+                aws.ec2
+                    .getAmi(
+                        {
+                            mostRecent: true,
+                            owners: [CANONICAL_OWNER_ID],
+                            filters: [
+                                { name: "name", values: [amiNameFilter(architectureOf(t))] },
+                                { name: "virtualization-type", values: ["hvm"] },
+                            ],
+                        },
+                        { parent: this },
+                    )
+                    .then((ami) => ami.id),
+            );
+        };
+
+        const sshUser = args.sshUser ?? d.sshUser;
+        const userData = pulumi
+            .all([args.dockerVersion ?? d.dockerVersion, sshUser])
+            .apply(([dockerVersion, user]) => renderCloudInit({ os: settings.os, dockerVersion, sshUser: user }));
+
+        const placement = planPlacement(settings.managerCount, settings.workerCount, settings.zoneCount);
+        const instanceTypes = {
+            manager: args.managerInstanceType ?? d.managerInstanceType,
+            worker: args.workerInstanceType ?? d.workerInstanceType,
+        };
+        const amis = { manager: amiFor(instanceTypes.manager), worker: amiFor(instanceTypes.worker) };
+        const instances = placement.map((p) => {
+            const instanceName = `${name}-${p.key}`;
+            return {
+                placement: p,
+                instance: new aws.ec2.Instance(
+                    instanceName,
+                    {
+                        ami: amis[p.role],
+                        instanceType: instanceTypes[p.role],
+                        subnetId: subnetIds[p.zoneIndex],
+                        vpcSecurityGroupIds: [sg.id],
+                        associatePublicIpAddress: true,
+                        keyName: keyPair.keyName,
+                        iamInstanceProfile: profile.name,
+                        userData,
+                        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+                        rootBlockDevice: {
+                            volumeType: "gp3",
+                            volumeSize: args.rootVolumeSizeGiB ?? d.rootVolumeSizeGiB,
+                            encrypted: true,
+                            deleteOnTermination: true,
+                        },
+                        tags: { ...tagsFor(instanceName), "pulumi-swarm:role": p.role },
+                        volumeTags: tagsFor(instanceName),
+                    },
+                    { parent: this },
+                ),
+            };
+        });
+
+        const hosts: SwarmHost[] = instances.map(({ placement: p, instance }) => ({
+            key: p.key,
+            role: p.role,
+            sshHost: instance.publicIp,
+            sshUser,
+            privateAddress: instance.privateIp,
+        }));
+        this.bootstrap = new SwarmBootstrap(
+            `${name}-swarm`,
+            {
+                hosts,
+                privateKey,
+                clusterName: name,
+                dockerReadyTimeoutSeconds: args.dockerReadyTimeoutSeconds ?? d.dockerReadyTimeoutSeconds,
+                drainTimeoutSeconds: args.drainTimeoutSeconds ?? d.drainTimeoutSeconds,
+                connectAfter: ruleResources,
+            },
+            { parent: this },
+        );
+
+        const managers = instances.filter((i) => i.placement.role === "manager").map((i) => i.instance);
+        const workers = instances.filter((i) => i.placement.role === "worker").map((i) => i.instance);
+        this.vpcId = vpcId;
+        this.subnetIds = pulumi.all(subnetIds);
+        this.nodeSecurityGroupId = sg.id;
+        this.managerPublicIps = pulumi.all(managers.map((m) => m.publicIp));
+        this.managerPrivateIps = pulumi.all(managers.map((m) => m.privateIp));
+        this.workerPublicIps = pulumi.all(workers.map((w) => w.publicIp));
+        this.workerPrivateIps = pulumi.all(workers.map((w) => w.privateIp));
+        this.privateKey = privateKey;
+        this.workerJoinToken = this.bootstrap.workerJoinToken;
+        this.managerJoinToken = this.bootstrap.managerJoinToken;
+        this.dockerHost = pulumi.interpolate`ssh://${sshUser}@${managers[0].publicIp}`;
+        this.dockerContextCommand = pulumi.interpolate`docker context create ${name} --docker host=${this.dockerHost} && docker context use ${name}`;
+
+        this.registerOutputs({
+            vpcId: this.vpcId,
+            subnetIds: this.subnetIds,
+            nodeSecurityGroupId: this.nodeSecurityGroupId,
+            managerPublicIps: this.managerPublicIps,
+            managerPrivateIps: this.managerPrivateIps,
+            workerPublicIps: this.workerPublicIps,
+            workerPrivateIps: this.workerPrivateIps,
+            privateKey: this.privateKey,
+            workerJoinToken: this.workerJoinToken,
+            managerJoinToken: this.managerJoinToken,
+            dockerHost: this.dockerHost,
+            dockerContextCommand: this.dockerContextCommand,
+        });
+    }
+
+    private declareRule(
+        name: string,
+        sg: aws.ec2.SecurityGroup,
+        rule: SecurityRule,
+        tagsFor: (n: string) => Record<string, string>,
+    ): pulumi.Resource {
+        const ruleName = `${name}-nodes-${rule.key}`;
+        const common = {
+            securityGroupId: sg.id,
+            description: rule.description,
+            ipProtocol: rule.protocol,
+            fromPort: rule.fromPort,
+            toPort: rule.toPort,
+            tags: tagsFor(ruleName),
+        };
+        const source =
+            rule.source === "self"
+                ? { referencedSecurityGroupId: sg.id }
+                : rule.source.cidr.includes(":")
+                  ? { cidrIpv6: rule.source.cidr }
+                  : { cidrIpv4: rule.source.cidr };
+        return rule.direction === "ingress"
+            ? new aws.vpc.SecurityGroupIngressRule(ruleName, { ...common, ...source }, { parent: this })
+            : new aws.vpc.SecurityGroupEgressRule(ruleName, { ...common, ...source }, { parent: this });
+    }
+}

@@ -1,0 +1,31 @@
+# pulumi-swarm: remove worker-3's node from the swarm after it has left
+set -eu
+dkr() { if [ "$(id -u)" -eq 0 ]; then docker "$@"; else sudo -n docker "$@"; fi; }
+
+exec 9>/tmp/pulumi-swarm-membership.lock
+flock 9
+
+if [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
+  exit 0
+fi
+
+labelled() {
+  ids=$(dkr node ls -q)
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086
+    dkr node inspect $ids --format '{{.ID}} {{index .Spec.Labels "pulumi-swarm.host"}} {{.Status.State}}' | awk -v k=worker-3 '$2 == k { print $1, $3 }'
+  fi
+}
+
+i=0
+while labelled | awk '$2 != "down"' | grep -q .; do
+  i=$((i + 1))
+  if [ "$i" -ge 60 ]; then
+    echo "pulumi-swarm: warning: worker-3 is not Down 120 s after leaving; removing it with --force." >&2
+    break
+  fi
+  sleep 2
+done
+labelled | while read -r id _; do
+  dkr node rm --force "$id" >/dev/null
+done

@@ -1,0 +1,212 @@
+/**
+ * The mock layer: `pulumi.runtime` runs against a monitor that records every resource the
+ * components register (type, name, inputs with their secret markers, dependencies, options)
+ * and answers invokes from a table. Unknown invokes throw `Mock not implemented: <token>`.
+ *
+ * Resource outputs come from `outputsFor`; in preview mode only inputs come back, so every
+ * computed output (instance addresses, command stdout) is unknown, as in `pulumi preview`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+// The SDK's mock monitor and settings are internal modules; their shapes are pinned by the
+// exact @pulumi/pulumi version in package.json.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settings = require("@pulumi/pulumi/runtime/settings");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const state = require("@pulumi/pulumi/runtime/state");
+
+export interface Recorded {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    /** Inputs as the engine would get them: secrets are still wrapped. */
+    inputs: Record<string, unknown>;
+    /** Names of the resources this one depends on (dependsOn and inputs). */
+    dependencies: string[];
+    readonly parentUrn: string;
+    readonly deleteBeforeReplace: boolean;
+    readonly additionalSecretOutputs: string[];
+    readonly customTimeouts?: { create: string; update: string; delete: string };
+    outputs: Record<string, unknown>;
+}
+
+export type OutputsFor = (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>;
+export type CallFor = (token: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined;
+
+/** Is this value a secret as the engine receives it? */
+export function isSecretValue(v: unknown): boolean {
+    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+}
+
+/** Removes secret wrappers, recursively, to read plain values. */
+export function plain<T = unknown>(v: unknown): T {
+    if (isSecretValue(v)) {
+        return plain((v as { value: unknown }).value);
+    }
+    if (Array.isArray(v)) {
+        return v.map((x) => plain(x)) as T;
+    }
+    if (typeof v === "object" && v !== null) {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) as T;
+    }
+    return v as T;
+}
+
+export class RecordingMonitor extends MockMonitor {
+    public readonly records: Recorded[] = [];
+    private pending = 0;
+    private readonly urnToName = new Map<string, string>();
+
+    constructor(outputsFor: OutputsFor, callFor: CallFor, private readonly preview: boolean) {
+        super({
+            newResource: async (args: pulumi.runtime.MockResourceArgs) => {
+                const outputs = this.preview ? {} : await outputsFor(args.type, args.name, args.inputs);
+                return { id: this.preview ? undefined : `${args.name}-id`, state: { ...args.inputs, ...outputs } };
+            },
+            call: (args: pulumi.runtime.MockCallArgs) => {
+                const result = callFor(args.token, args.inputs);
+                if (result === undefined) {
+                    throw new Error(`Mock not implemented: ${args.token}`);
+                }
+                return result;
+            },
+        });
+    }
+
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    async registerResource(req: any, callback: (err: any, resp: any) => void): Promise<void> {
+        this.pending++;
+        const type: string = req.getType();
+        const name: string = req.getName();
+        const timeouts = req.getCustomtimeouts?.();
+        const record: Recorded = {
+            type,
+            name,
+            urn: "",
+            inputs: {},
+            dependencies: req.getDependenciesList(),
+            parentUrn: req.getParent(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            customTimeouts: timeouts ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
+            outputs: {},
+        };
+        try {
+            // Keep secret markers in the record: deserialize without unwrapping.
+            record.inputs = pulumi.runtime.deserializeProperties(req.getObject(), true);
+            await super.registerResource(req, (err: unknown, resp: { getUrn(): string; getObject(): unknown } | undefined) => {
+                if (resp) {
+                    (record as { urn: string }).urn = resp.getUrn();
+                    this.urnToName.set(resp.getUrn(), name);
+                    this.records.push(record);
+                }
+                callback(err, resp);
+            });
+        } finally {
+            this.pending--;
+        }
+    }
+
+    /** Waits until no registration is in flight and none has started for a few turns. */
+    async settled(): Promise<void> {
+        let quiet = 0;
+        let seen = -1;
+        while (quiet < 20) {
+            await new Promise((r) => setImmediate(r));
+            if (this.pending === 0 && this.records.length === seen) {
+                quiet++;
+            } else {
+                quiet = 0;
+                seen = this.records.length;
+            }
+        }
+        for (const r of this.records) {
+            r.dependencies = r.dependencies.map((u) => this.urnToName.get(u) ?? u);
+        }
+    }
+
+    named(name: string): Recorded {
+        const r = this.records.find((x) => x.name === name);
+        if (!r) {
+            throw new Error(`no resource named ${name}; have: ${this.records.map((x) => x.name).join(", ")}`);
+        }
+        return r;
+    }
+
+    ofType(type: string): Recorded[] {
+        return this.records.filter((r) => r.type === type);
+    }
+}
+
+/** Installs a recording monitor as the Pulumi runtime's monitor. */
+export function installMocks(outputsFor: OutputsFor, callFor: CallFor, opts: { preview?: boolean; project?: string; stack?: string } = {}): RecordingMonitor {
+    const monitor = new RecordingMonitor(outputsFor, callFor, opts.preview ?? false);
+    settings.setMockOptions(monitor, opts.project ?? "project", opts.stack ?? "stack", opts.preview ?? false);
+    const store = state.getStore();
+    store.supportsSecrets = true;
+    store.supportsResourceReferences = true;
+    store.supportsOutputValues = false;
+    store.supportsDeletedWith = true;
+    store.supportsAliasSpecs = true;
+    store.supportsTransforms = false;
+    return monitor;
+}
+
+/** The value of an Output (never resolves for an unknown one: use only where it is known). */
+export function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+/** AWS-shaped fake outputs for the cluster's resources, deterministic per name. */
+export function awsOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const n = [...name].reduce((a, c) => (a * 31 + c.charCodeAt(0)) % 250, 7) + 1;
+    switch (type) {
+        case "aws:ec2/instance:Instance":
+            return { publicIp: `198.51.100.${n}`, privateIp: `10.0.${n % 8}.${n}`, arn: `arn:aws:ec2:::instance/${name}` };
+        case "aws:ec2/keyPair:KeyPair":
+            return { keyName: name };
+        case "aws:iam/role:Role":
+            return { name, arn: `arn:aws:iam::123456789012:role/${name}` };
+        case "aws:iam/instanceProfile:InstanceProfile":
+            return { name, arn: `arn:aws:iam::123456789012:instance-profile/${name}` };
+        case "tls:index/privateKey:PrivateKey":
+            return {
+                privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE\n-----END OPENSSH PRIVATE KEY-----\n",
+                publicKeyOpenssh: "ssh-ed25519 AAAAFAKE",
+            };
+        case "command:remote:Command":
+            if (name.endsWith("-init")) {
+                return {
+                    stdout: JSON.stringify({
+                        clusterId: "clusterabc123",
+                        nodeId: "leader0node",
+                        workerToken: "SWMTKN-1-fakeworker",
+                        managerToken: "SWMTKN-1-fakemanager",
+                    }),
+                    stderr: "",
+                };
+            }
+            if (/-join-/.test(name)) {
+                return { stdout: JSON.stringify({ nodeId: name.replace(/.*-join-/, "").replace(/-/g, "") + "node" }), stderr: "" };
+            }
+            return { stdout: "", stderr: "" };
+        default:
+            void inputs;
+            return {};
+    }
+}
+
+export const AWS_ZONES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"];
+
+export function awsCalls(token: string): Record<string, unknown> | undefined {
+    switch (token) {
+        case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return { names: AWS_ZONES, zoneIds: AWS_ZONES.map((z) => z + "-id"), id: "us-east-1" };
+        case "aws:ec2/getAmi:getAmi":
+            return { id: "ami-0123456789abcdef0", architecture: "x86_64" };
+        default:
+            return undefined;
+    }
+}

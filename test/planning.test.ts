@@ -1,0 +1,71 @@
+// Pure layer: placement over zones, the security-group rule table, CIDR planning.
+import * as assert from "assert";
+import { parseCidr, splitIpv4Cidr } from "../components/cidr";
+import { cidrKey, planNodeSecurityRules, planPlacement, toleratedManagerFailures } from "../components/planning";
+import { architectureOf, amiNameFilter } from "../components/swarmCluster";
+
+describe("pure: planning", () => {
+    it("spreads 5 managers over 3 zones as 2-2-1", () => {
+        const zones = planPlacement(5, 0, 3).map((p) => p.zoneIndex);
+        assert.deepStrictEqual(zones, [0, 1, 2, 0, 1]);
+    });
+    it("places workers round-robin after the managers", () => {
+        assert.deepStrictEqual(
+            planPlacement(3, 4, 3).map((p) => `${p.key}@${p.zoneIndex}`),
+            ["manager-0@0", "manager-1@1", "manager-2@2", "worker-0@0", "worker-1@1", "worker-2@2", "worker-3@0"],
+        );
+        assert.deepStrictEqual(planPlacement(1, 2, 3).map((p) => p.zoneIndex), [0, 1, 2]);
+    });
+    it("counts tolerated manager losses", () => {
+        assert.deepStrictEqual([1, 3, 5, 7].map(toleratedManagerFailures), [0, 1, 2, 3]);
+    });
+    it("plans the exact node rule table", () => {
+        const rules = planNodeSecurityRules(["203.0.113.0/24", "2001:db8::/32"], false).map(
+            (r) => `${r.direction} ${r.protocol} ${r.fromPort ?? "-"}-${r.toPort ?? "-"} from ${r.source === "self" ? "self" : r.source.cidr} [${r.key}]`,
+        );
+        assert.deepStrictEqual(rules, [
+            "ingress tcp 2377-2377 from self [swarm-2377-tcp]",
+            "ingress tcp 7946-7946 from self [swarm-7946-tcp]",
+            "ingress udp 7946-7946 from self [swarm-7946-udp]",
+            "ingress udp 4789-4789 from self [swarm-4789-udp]",
+            "ingress tcp 22-22 from 203.0.113.0/24 [ssh-203-0-113-0-24]",
+            "ingress tcp 22-22 from 2001:db8::/32 [ssh-2001-db8-32]",
+            "egress -1 --- from 0.0.0.0/0 [egress-all-ipv4]",
+        ]);
+    });
+    it("adds ESP (IP protocol 50) between nodes only for encrypted overlays", () => {
+        const esp = planNodeSecurityRules(["203.0.113.0/24"], true).filter((r) => r.protocol === "50");
+        assert.deepStrictEqual(esp.map((r) => [r.key, r.source]), [["swarm-esp", "self"]]);
+        assert.strictEqual(planNodeSecurityRules(["203.0.113.0/24"], false).filter((r) => r.protocol === "50").length, 0);
+    });
+    it("never opens a swarm port to a CIDR, whatever the admin list", () => {
+        const rules = planNodeSecurityRules(["0.0.0.0/0", "::/0"], true);
+        const swarmPorts = [2377, 7946, 4789];
+        for (const r of rules.filter((x) => x.direction === "ingress" && x.source !== "self")) {
+            assert.ok(!swarmPorts.some((p) => (r.fromPort ?? 0) <= p && p <= (r.toPort ?? 65535)), `${r.key} opens a swarm port`);
+            assert.strictEqual(r.fromPort, 22);
+        }
+    });
+    it("makes rule keys from CIDRs", () => assert.strictEqual(cidrKey("2001:DB8::/32"), "2001-db8-32"));
+    it("splits a VPC into zone subnets", () => {
+        assert.deepStrictEqual(splitIpv4Cidr("10.20.0.0/16", 3, 3), ["10.20.0.0/19", "10.20.32.0/19", "10.20.64.0/19"]);
+        assert.deepStrictEqual(splitIpv4Cidr("192.168.4.0/24", 2, 3), ["192.168.4.0/27", "192.168.4.32/27"]);
+    });
+    it("parses CIDRs to their canonical form", () => {
+        assert.deepStrictEqual(parseCidr("10.1.2.3/8"), { family: 4, prefix: 8, canonical: "10.0.0.0/8" });
+        assert.deepStrictEqual(parseCidr("2001:db8:0:0:0:0:0:1/128"), { family: 6, prefix: 128, canonical: "2001:db8::1/128" });
+        assert.strictEqual(parseCidr("10.0.0.0/33"), undefined);
+        assert.strictEqual(parseCidr("1:2:3:4:5:6:7:8:9/64"), undefined);
+    });
+    it("looks up the AMI of the instance type's architecture", () => {
+        assert.deepStrictEqual(["t3.small", "t4g.small", "m7gd.large", "c7gn.xlarge", "g4dn.xlarge", "m7i-flex.large"].map(architectureOf), [
+            "x86_64",
+            "arm64",
+            "arm64",
+            "arm64",
+            "x86_64",
+            "x86_64",
+        ]);
+        assert.strictEqual(amiNameFilter("arm64"), "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-*");
+    });
+});

@@ -1,0 +1,149 @@
+// Pure layer: every script that runs on a host, rendered from fixed values, compared to a
+// golden file byte for byte, and checked by shellcheck. Regenerate the golden files only
+// on purpose: UPDATE_GOLDEN=1 npm test -- --grep "host scripts"
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { renderCloudInit, dockerAptVersion } from "../../components/scripts/cloudInit";
+import {
+    renderMemberCreate,
+    renderMemberDelete,
+    renderRemoverCreate,
+    renderRemoverDelete,
+} from "../../components/scripts/membership";
+import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "../../components/scripts/swarmInit";
+import { parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
+import { shellQuote } from "../../components/shell";
+import { repoRoot } from "../paths";
+import { shellcheck } from "../shellcheck";
+
+const goldenDir = path.join(repoRoot, "test", "golden");
+
+const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
+    { file: "cloud-init.sh", shell: "bash", render: () => renderCloudInit({ os: "ubuntu-24.04", dockerVersion: "28.5.2", sshUser: "ubuntu" }) },
+    {
+        file: "swarm-init.sh",
+        shell: "sh",
+        render: () => renderSwarmInit({ clusterName: "prod", hostKey: "manager-0", advertiseAddress: "10.0.0.10", dockerReadyTimeoutSeconds: 600 }),
+    },
+    { file: "swarm-destroy.sh", shell: "sh", render: () => renderSwarmDestroy("manager-0") },
+    {
+        file: "swarm-join-worker.sh",
+        shell: "sh",
+        render: () =>
+            renderSwarmJoin({
+                hostKey: "worker-3",
+                role: "worker",
+                advertiseAddress: "10.0.32.7",
+                managerAddress: "10.0.0.10",
+                managerNodeId: "k2x9q1leader",
+                dockerReadyTimeoutSeconds: 600,
+            }),
+    },
+    {
+        file: "swarm-join-manager.sh",
+        shell: "sh",
+        render: () =>
+            renderSwarmJoin({
+                hostKey: "manager-1",
+                role: "manager",
+                advertiseAddress: "10.0.16.5",
+                managerAddress: "10.0.0.10",
+                managerNodeId: "k2x9q1leader",
+                dockerReadyTimeoutSeconds: 60,
+            }),
+    },
+    { file: "swarm-leave.sh", shell: "sh", render: () => renderSwarmLeave("worker-3", 120) },
+    { file: "member-create-worker.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }) },
+    { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }) },
+    { file: "member-delete-manager.sh", shell: "sh", render: () => renderMemberDelete({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
+    { file: "remover-create.sh", shell: "sh", render: () => renderRemoverCreate("worker-3") },
+    { file: "remover-delete.sh", shell: "sh", render: () => renderRemoverDelete("worker-3", 120) },
+];
+
+describe("pure: host scripts", () => {
+    for (const c of cases) {
+        describe(c.file, () => {
+            const script = c.render();
+            it("matches its golden file exactly", () => {
+                const golden = path.join(goldenDir, c.file);
+                if (process.env.UPDATE_GOLDEN === "1") {
+                    fs.mkdirSync(goldenDir, { recursive: true });
+                    fs.writeFileSync(golden, script);
+                }
+                assert.strictEqual(script, fs.readFileSync(golden, "utf8"));
+            });
+            it(`passes shellcheck (${c.shell})`, () => {
+                assert.strictEqual(shellcheck(script, c.shell), "");
+            });
+        });
+    }
+
+    it("shellcheck does find problems (the check can fail)", () => {
+        assert.match(shellcheck("echo $1\n", "sh"), /SC2086/);
+    });
+
+    it("a value reaches a script as one quoted word", () => {
+        assert.strictEqual(shellQuote("10.0.0.1:2377"), "10.0.0.1:2377");
+        assert.strictEqual(shellQuote("a b"), "'a b'");
+        assert.strictEqual(shellQuote("it's"), `'it'"'"'s'`);
+        assert.strictEqual(shellQuote("$(reboot)"), "'$(reboot)'");
+        assert.strictEqual(shellQuote(""), "''");
+    });
+
+    it("refuses names and addresses a shell would read", () => {
+        assert.throws(
+            () => renderSwarmInit({ clusterName: "x", hostKey: "m", advertiseAddress: "10.0.0.1; reboot", dockerReadyTimeoutSeconds: 60 }),
+            /advertiseAddress must be letters, digits, '.', '_', ':' or '-' \(a host name, key or address\); got "10.0.0.1; reboot"/,
+        );
+        assert.throws(() => renderSwarmLeave("$(id)", 60), /hostKey must be letters/);
+        assert.throws(() => renderMemberDelete({ hostKey: "w", nodeId: "n", role: "worker" }, 0), /drainTimeoutSeconds must be a positive whole number of seconds; got 0/);
+    });
+
+    it("the join script carries no token: the token comes on stdin", () => {
+        const s = renderSwarmJoin({
+            hostKey: "worker-0",
+            role: "worker",
+            advertiseAddress: "10.0.0.2",
+            managerAddress: "10.0.0.1",
+            managerNodeId: "abc",
+            dockerReadyTimeoutSeconds: 60,
+        });
+        assert.ok(!s.includes("SWMTKN"));
+        assert.match(s, /IFS= read -r token/);
+        assert.match(s, /dkr swarm join --token "\$token" --advertise-addr 10\.0\.0\.2 10\.0\.0\.1:2377/);
+    });
+
+    it("the wait loop is bounded by the time-out", () => {
+        const s = renderSwarmInit({ clusterName: "c", hostKey: "m", advertiseAddress: "10.0.0.1", dockerReadyTimeoutSeconds: 61 });
+        assert.match(s, /if \[ "\$i" -ge 31 \]; then/);
+        assert.match(s, /Docker did not answer on \$\(hostname\) within 61 s/);
+    });
+
+    it("cloud-init pins the Docker version in apt's form", () => {
+        assert.strictEqual(dockerAptVersion("28.5.2"), "5:28.5.2-1~ubuntu.24.04~noble");
+        assert.throws(() => renderCloudInit({ os: "ubuntu-24.04", dockerVersion: "latest", sshUser: "ubuntu" }), /dockerVersion must look like 28.5.2; got "latest"/);
+    });
+
+    describe("reading command output", () => {
+        it("parses the init line", () => {
+            const out = 'Swarm initialized\n{"clusterId":"c1","nodeId":"n1","workerToken":"SWMTKN-1-aa-bb","managerToken":"SWMTKN-1-aa-cc"}\n';
+            assert.deepStrictEqual(parseSwarmInitOutput(out), {
+                clusterId: "c1",
+                nodeId: "n1",
+                workerToken: "SWMTKN-1-aa-bb",
+                managerToken: "SWMTKN-1-aa-cc",
+            });
+        });
+        it("an unreadable init output fails without repeating it (it may hold tokens)", () => {
+            assert.throws(
+                () => parseSwarmInitOutput('{"workerToken":"SWMTKN-1-secret"}'),
+                (e: Error) => /did not print the expected JSON line/.test(e.message) && !e.message.includes("SWMTKN-1-secret"),
+            );
+        });
+        it("parses the join line", () => {
+            assert.deepStrictEqual(parseSwarmJoinOutput('{"nodeId":"x7"}\n'), { nodeId: "x7" });
+            assert.throws(() => parseSwarmJoinOutput("oops"), /printed "oops", not \{"nodeId": "..."\}/);
+        });
+    });
+});
