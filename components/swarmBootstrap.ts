@@ -132,8 +132,9 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
     public readonly nodeIds: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: SwarmBootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("swarm:index:SwarmBootstrap", name, {}, opts);
+        // Validate first: bad input registers nothing, not even this component.
         validateSwarmHosts(args.hosts);
+        super("swarm:index:SwarmBootstrap", name, {}, opts);
 
         const d = BOOTSTRAP_DEFAULTS;
         const readySeconds = args.dockerReadyTimeoutSeconds ?? d.dockerReadyTimeoutSeconds;

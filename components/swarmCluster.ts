@@ -109,8 +109,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
     public readonly bootstrap: SwarmBootstrap;
 
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("swarm:index:SwarmCluster", name, {}, opts);
+        // Validate first: bad input registers nothing, not even this component.
         const settings = validateClusterArgs(args);
+        super("swarm:index:SwarmCluster", name, {}, opts);
         const d = CLUSTER_DEFAULTS;
         const tagsFor = (resourceName: string) => ({ ...(args.tags ?? {}), Name: resourceName, "pulumi-swarm:cluster": name });
 

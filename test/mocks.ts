@@ -42,6 +42,9 @@ export function isSecretValue(v: unknown): boolean {
 
 /** Removes secret wrappers, recursively, to read plain values. */
 export function plain<T = unknown>(v: unknown): T {
+    if (pulumi.isUnknown(v)) {
+        return v as T;
+    }
     if (isSecretValue(v)) {
         return plain((v as { value: unknown }).value);
     }

@@ -1,0 +1,332 @@
+// Mock layer: the real SwarmCluster builds its resource graph against a recording monitor;
+// the tests assert exact resources, rules, names, dependencies, options and secrecy.
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
+import { AWS_ZONES, Recorded, RecordingMonitor, awsCalls, awsOutputs, installMocks, isSecretValue, plain, unwrap } from "../mocks";
+
+async function build(name: string, args: SwarmClusterArgs, opts: { preview?: boolean } = {}) {
+    const monitor = installMocks(awsOutputs, awsCalls, opts);
+    const { SwarmCluster } = await import("../../components");
+    const cluster = new SwarmCluster(name, args);
+    await monitor.settled();
+    return { monitor, cluster };
+}
+
+function countByType(m: RecordingMonitor): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of m.records) {
+        out[r.type] = (out[r.type] ?? 0) + 1;
+    }
+    return out;
+}
+
+/** The resources every cluster with a new VPC over 3 zones and one admin CIDR has. */
+const base = {
+    "swarm:index:SwarmCluster": 1,
+    "swarm:index:SwarmBootstrap": 1,
+    "aws:ec2/vpc:Vpc": 1,
+    "aws:ec2/internetGateway:InternetGateway": 1,
+    "aws:ec2/routeTable:RouteTable": 1,
+    "aws:ec2/route:Route": 1,
+    "aws:ec2/subnet:Subnet": 3,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": 3,
+    "aws:ec2/securityGroup:SecurityGroup": 1,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 5,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 1,
+    "aws:iam/role:Role": 1,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 2,
+    "aws:iam/instanceProfile:InstanceProfile": 1,
+    "tls:index/privateKey:PrivateKey": 1,
+    "aws:ec2/keyPair:KeyPair": 1,
+};
+
+const admin = ["203.0.113.0/24"];
+
+describe("mock: SwarmCluster resource counts", function () {
+    this.timeout(60000);
+    // (managers, workers) -> instances and remote commands: 1 init + 3 per other node.
+    const cases: [number, number, number][] = [
+        [1, 0, 1],
+        [3, 2, 13],
+        [5, 10, 43],
+    ];
+    for (const [managers, workers, commands] of cases) {
+        it(`(${managers} managers, ${workers} workers): exact resources`, async () => {
+            const { monitor } = await build(`c${managers}x${workers}`, { adminCidrBlocks: admin, managerCount: managers, workerCount: workers });
+            assert.deepStrictEqual(countByType(monitor), {
+                ...base,
+                "aws:ec2/instance:Instance": managers + workers,
+                "command:remote:Command": commands,
+            });
+            const instances = monitor.ofType("aws:ec2/instance:Instance").map((r) => r.name).sort();
+            const expected = [
+                ...Array.from({ length: managers }, (_, i) => `c${managers}x${workers}-manager-${i}`),
+                ...Array.from({ length: workers }, (_, i) => `c${managers}x${workers}-worker-${i}`),
+            ].sort();
+            assert.deepStrictEqual(instances, expected);
+        });
+    }
+});
+
+describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
+    this.timeout(60000);
+    let m: RecordingMonitor;
+    let cluster: SwarmClusterType;
+    const N = "prod";
+    const cmd = (n: string) => m.named(`${N}-swarm-${n}`);
+    const script = (r: Recorded, key: "create" | "delete") => plain<string>(r.inputs[key]);
+
+    before(async () => {
+        ({ monitor: m, cluster } = await build(N, {
+            adminCidrBlocks: ["203.0.113.0/24", "2001:db8::/32"],
+            managerCount: 3,
+            workerCount: 2,
+            tags: { team: "platform" },
+        }));
+    });
+
+    it("names every child <name>-<role>[-<i>], parents it under the component, and tags it with that name", () => {
+        for (const r of m.records.filter((x) => !x.type.startsWith("swarm:index:SwarmCluster"))) {
+            assert.ok(r.name.startsWith(`${N}-`), r.name);
+            assert.ok(r.parentUrn.includes("swarm:index:SwarmCluster") || r.parentUrn.includes("SwarmBootstrap"), `${r.name} has parent ${r.parentUrn}`);
+            const tags = r.inputs.tags as Record<string, string> | undefined;
+            if (tags) {
+                assert.strictEqual(tags.Name, r.name);
+                assert.strictEqual(tags.team, "platform");
+                assert.strictEqual(tags["pulumi-swarm:cluster"], N);
+            }
+        }
+    });
+
+    it("spreads managers over the looked-up zones: one in each of 3", () => {
+        const subnetZone = new Map(
+            m.ofType("aws:ec2/subnet:Subnet").map((s) => [`${s.name}-id`, s.inputs.availabilityZone as string]),
+        );
+        const zonesOf = (prefix: string) =>
+            m
+                .ofType("aws:ec2/instance:Instance")
+                .filter((i) => i.name.startsWith(prefix))
+                .sort((a, b) => a.name.localeCompare(b.name))
+                .map((i) => subnetZone.get(i.inputs.subnetId as string));
+        assert.deepStrictEqual(zonesOf(`${N}-manager-`), AWS_ZONES.slice(0, 3));
+        assert.deepStrictEqual(zonesOf(`${N}-worker-`), [AWS_ZONES[0], AWS_ZONES[1]]);
+    });
+
+    it("has exactly the node security-group rules, swarm ports only from the group itself", () => {
+        const sgId = `${N}-nodes-id`;
+        const rules = [
+            ...m.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"),
+            ...m.ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"),
+        ]
+            .map((r) => {
+                const i = r.inputs as Record<string, string | number | undefined>;
+                assert.strictEqual(i.securityGroupId, sgId);
+                const from = i.referencedSecurityGroupId === sgId ? "self" : (i.cidrIpv4 ?? i.cidrIpv6);
+                return `${r.type.includes("Ingress") ? "in" : "out"} ${i.ipProtocol} ${i.fromPort ?? "*"}-${i.toPort ?? "*"} ${from}`;
+            })
+            .sort();
+        assert.deepStrictEqual(rules, [
+            "in tcp 22-22 2001:db8::/32",
+            "in tcp 22-22 203.0.113.0/24",
+            "in tcp 2377-2377 self",
+            "in tcp 7946-7946 self",
+            "in udp 4789-4789 self",
+            "in udp 7946-7946 self",
+            "out -1 *-* 0.0.0.0/0",
+        ]);
+    });
+
+    it("never opens a swarm port (2377, 7946, 4789) to a CIDR", () => {
+        for (const r of m.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")) {
+            const i = r.inputs as Record<string, number | string | undefined>;
+            if (i.cidrIpv4 !== undefined || i.cidrIpv6 !== undefined) {
+                for (const port of [2377, 7946, 4789]) {
+                    assert.ok(!(Number(i.fromPort) <= port && port <= Number(i.toPort)), `${r.name} opens ${port}`);
+                }
+                assert.notStrictEqual(i.ipProtocol, "-1", `${r.name} opens every protocol`);
+            }
+        }
+    });
+
+    it("requires IMDSv2 and an encrypted gp3 root volume on every instance", () => {
+        const instances = m.ofType("aws:ec2/instance:Instance");
+        assert.strictEqual(instances.length, 5);
+        for (const i of instances) {
+            assert.deepStrictEqual(i.inputs.metadataOptions, { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 });
+            assert.deepStrictEqual(i.inputs.rootBlockDevice, { volumeType: "gp3", volumeSize: 30, encrypted: true, deleteOnTermination: true });
+            assert.deepStrictEqual(i.inputs.vpcSecurityGroupIds, [`${N}-nodes-id`]);
+            assert.strictEqual(i.inputs.ami, "ami-0123456789abcdef0");
+            assert.strictEqual(i.inputs.iamInstanceProfile, `${N}-node`);
+            assert.match(String(i.inputs.userData), /^#!\/bin\/bash\n# pulumi-swarm node setup \(ubuntu-24\.04\): Docker Engine 28\.5\.2, pinned\./);
+        }
+        assert.deepStrictEqual(
+            instances.map((i) => (i.inputs.tags as Record<string, string>)["pulumi-swarm:role"]).sort(),
+            ["manager", "manager", "manager", "worker", "worker"],
+        );
+    });
+
+    it("gives the nodes a role with ECR read and SSM, through an instance profile", () => {
+        const role = m.named(`${N}-node`);
+        assert.match(String(role.inputs.assumeRolePolicy), /"Service":"ec2.amazonaws.com"/);
+        assert.deepStrictEqual(
+            m.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((a) => a.inputs.policyArn).sort(),
+            ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+        );
+    });
+
+    it("generates an ed25519 key and registers its public half as the EC2 key pair", () => {
+        assert.strictEqual(m.named(`${N}-ssh`).inputs.algorithm, "ED25519");
+        assert.strictEqual(m.ofType("aws:ec2/keyPair:KeyPair")[0].inputs.publicKey, "ssh-ed25519 AAAAFAKE");
+    });
+
+    it("inits on the first manager, at its private address, after the firewall rules, never logging its output", () => {
+        const init = cmd("init");
+        assert.match(script(init, "create"), /dkr swarm init --advertise-addr 10\.\d+\.\d+\.\d+ --listen-addr 10\.\d+\.\d+\.\d+:2377/);
+        assert.strictEqual(init.inputs.logging, "none");
+        assert.deepStrictEqual(init.additionalSecretOutputs.filter((o) => o !== "connection").sort(), ["stderr", "stdout"]);
+        assert.strictEqual(init.deleteBeforeReplace, true);
+        assert.match(script(init, "delete"), /dkr swarm leave --force/);
+        const rules = m.records.filter((r) => r.type.startsWith("aws:vpc/securityGroup")).map((r) => r.name);
+        for (const rule of rules) {
+            assert.ok(init.dependencies.includes(rule), `init does not wait for ${rule}`);
+        }
+        assert.ok(init.dependencies.includes(`${N}-manager-0`));
+    });
+
+    it("each join carries the right token and the first manager's private IP, and depends on the init alone (and its own remover)", async () => {
+        const initAddr = /--advertise-addr (\S+)/.exec(script(cmd("init"), "create"))![1];
+        for (const key of ["manager-1", "manager-2", "worker-0", "worker-1"]) {
+            const join = cmd(`join-${key}`);
+            const role = key.startsWith("manager") ? "manager" : "worker";
+            assert.ok(isSecretValue(join.inputs.stdin), `${key}: stdin is not a secret`);
+            assert.strictEqual(plain(join.inputs.stdin), `SWMTKN-1-fake${role}\n`);
+            const create = script(join, "create");
+            assert.ok(create.includes(` ${initAddr}:2377 `), `${key} does not join at ${initAddr}:2377`);
+            assert.ok(create.includes(`joins the swarm as a ${role}`));
+            assert.ok(!create.includes("SWMTKN"), `${key}: the token is in the command text`);
+            const commandDeps = join.dependencies.filter((d) => m.records.find((r) => r.name === d)?.type === "command:remote:Command");
+            assert.deepStrictEqual(commandDeps.sort(), [`${N}-swarm-init`, `${N}-swarm-remove-${key}`]);
+            assert.strictEqual(join.deleteBeforeReplace, true);
+            const conn = plain<{ host: string; user: string }>(join.inputs.connection);
+            const instance = m.named(`${N}-${key}`);
+            assert.strictEqual(conn.host, awsOutputs(instance.type, instance.name, {}).publicIp);
+            assert.strictEqual(conn.user, "ubuntu");
+        }
+        assert.deepStrictEqual(await unwrap(cluster.bootstrap.nodeIds), {
+            "manager-0": "leader0node",
+            "manager-1": "manager1node",
+            "manager-2": "manager2node",
+            "worker-0": "worker0node",
+            "worker-1": "worker1node",
+        });
+    });
+
+    it("on delete, a node is drained and demoted (member), leaves (join), then is removed (remover), in that dependency order", () => {
+        for (const key of ["manager-1", "worker-0"]) {
+            const member = cmd(`member-${key}`);
+            const join = cmd(`join-${key}`);
+            const remover = cmd(`remove-${key}`);
+            const nodeId = key.replace("-", "") + "node";
+            assert.match(script(member, "delete"), new RegExp(`dkr node update --availability drain ${nodeId}`));
+            assert.match(script(member, "delete"), new RegExp(`dkr node demote ${nodeId}`));
+            assert.match(script(join, "delete"), /\ndkr swarm leave >\/dev\/null\n$/);
+            assert.match(script(remover, "delete"), /dkr node rm --force "\$id"/);
+            assert.match(script(remover, "delete"), new RegExp(`awk -v k=${key} `));
+            // Pulumi deletes dependents first: member -> join -> remover.
+            assert.ok(member.dependencies.includes(join.name));
+            assert.ok(join.dependencies.includes(remover.name));
+            // Membership changes run on the first manager, under its lock.
+            const conn = plain<{ host: string }>(member.inputs.connection);
+            assert.strictEqual(conn.host, plain<{ host: string }>(cmd("init").inputs.connection).host);
+            assert.match(script(member, "create"), /flock 9/);
+        }
+        assert.match(script(cmd("member-manager-1"), "create"), /dkr node promote manager1node/);
+        assert.match(script(cmd("member-worker-0"), "create"), /dkr node demote worker0node/);
+    });
+
+    it("keeps the private key, the join tokens and every SSH connection secret", async () => {
+        assert.strictEqual(await pulumi.isSecret(cluster.privateKey), true);
+        assert.strictEqual(await pulumi.isSecret(cluster.workerJoinToken), true);
+        assert.strictEqual(await pulumi.isSecret(cluster.managerJoinToken), true);
+        assert.strictEqual(await unwrap(cluster.workerJoinToken), "SWMTKN-1-fakeworker");
+        for (const c of m.ofType("command:remote:Command")) {
+            assert.ok(isSecretValue(c.inputs.connection), `${c.name}: connection (with the private key) is not a secret`);
+        }
+        assert.strictEqual(await pulumi.isSecret(cluster.bootstrap.clusterId), false);
+    });
+
+    it("outputs the addresses and a ready-to-paste docker context command", async () => {
+        const ip = awsOutputs("aws:ec2/instance:Instance", `${N}-manager-0`, {}).publicIp;
+        assert.strictEqual(await unwrap(cluster.dockerHost), `ssh://ubuntu@${ip}`);
+        assert.strictEqual(await unwrap(cluster.dockerContextCommand), `docker context create ${N} --docker host=ssh://ubuntu@${ip} && docker context use ${N}`);
+        assert.strictEqual((await unwrap(cluster.managerPrivateIps)).length, 3);
+        assert.strictEqual((await unwrap(cluster.workerPublicIps)).length, 2);
+        assert.strictEqual(await unwrap(cluster.nodeSecurityGroupId), `${N}-nodes-id`);
+        assert.deepStrictEqual(await unwrap(cluster.subnetIds), [0, 1, 2].map((i) => `${N}-public-${i}-id`));
+    });
+});
+
+describe("mock: SwarmCluster options", function () {
+    this.timeout(60000);
+
+    it("opens ESP between nodes when encryptedOverlay is on", async () => {
+        const { monitor } = await build("enc", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, encryptedOverlay: true });
+        const esp = monitor.named("enc-nodes-swarm-esp");
+        assert.strictEqual(esp.inputs.ipProtocol, "50");
+        assert.strictEqual(esp.inputs.referencedSecurityGroupId, "enc-nodes-id");
+        assert.strictEqual(esp.inputs.cidrIpv4, undefined);
+    });
+
+    it("uses an existing VPC and subnets, creating no network", async () => {
+        const { monitor, cluster } = await build("byo", {
+            adminCidrBlocks: admin,
+            vpcId: "vpc-0123456789abcdef0",
+            subnetIds: ["subnet-00000000000000000", "subnet-11111111111111111", "subnet-22222222222222222"],
+        });
+        assert.strictEqual(monitor.ofType("aws:ec2/vpc:Vpc").length, 0);
+        assert.strictEqual(monitor.ofType("aws:ec2/subnet:Subnet").length, 0);
+        assert.strictEqual(monitor.named("byo-nodes").inputs.vpcId, "vpc-0123456789abcdef0");
+        assert.deepStrictEqual(
+            monitor.ofType("aws:ec2/instance:Instance").filter((i) => i.name.includes("manager")).map((i) => i.inputs.subnetId),
+            ["subnet-00000000000000000", "subnet-11111111111111111", "subnet-22222222222222222"],
+        );
+        assert.strictEqual(await unwrap(cluster.vpcId), "vpc-0123456789abcdef0");
+    });
+
+    it("uses the user's key pair, keeping the private key secret, and generates none", async () => {
+        const { monitor, cluster } = await build("own", {
+            adminCidrBlocks: admin,
+            managerCount: 1,
+            workerCount: 0,
+            sshPublicKey: "ssh-ed25519 AAAAOWN",
+            sshPrivateKey: "PRIVATE-OWN",
+        });
+        assert.strictEqual(monitor.ofType("tls:index/privateKey:PrivateKey").length, 0);
+        assert.strictEqual(monitor.named("own-ssh").inputs.publicKey, "ssh-ed25519 AAAAOWN");
+        assert.strictEqual(await pulumi.isSecret(cluster.privateKey), true);
+        assert.strictEqual(plain<{ privateKey: string }>(monitor.named("own-swarm-init").inputs.connection).privateKey, "PRIVATE-OWN");
+    });
+
+    it("bad input fails before any resource is registered", async () => {
+        const monitor = installMocks(awsOutputs, awsCalls);
+        const { SwarmCluster } = await import("../../components");
+        assert.throws(() => new SwarmCluster("bad", { adminCidrBlocks: ["0.0.0.0/0"], managerCount: 2 }), /managerCount must be 1, 3, 5 or 7/);
+        await monitor.settled();
+        assert.strictEqual(monitor.records.length, 0);
+    });
+});
+
+describe("mock: SwarmCluster under preview (addresses unknown)", function () {
+    this.timeout(60000);
+    it("still builds the whole graph", async () => {
+        const { monitor, cluster } = await build("pv", { adminCidrBlocks: admin, managerCount: 3, workerCount: 2 }, { preview: true });
+        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "command:remote:Command": 13 });
+        // Nothing that depends on an instance address or a command's output is known.
+        const join = monitor.named("pv-swarm-join-worker-0");
+        assert.strictEqual(pulumi.isUnknown(join.inputs.create), true);
+        assert.strictEqual(pulumi.isUnknown(join.inputs.connection), true);
+        assert.strictEqual(pulumi.isUnknown(monitor.named("pv-swarm-init").inputs.create), true);
+        void cluster;
+    });
+});
