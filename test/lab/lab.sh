@@ -13,6 +13,9 @@
 # dockerds is /ID/lab-<i>. Every long-lived process lives in one PID namespace (the "lab"),
 # whose init (docker-init, i.e. tini) reaps orphans; each host has a PID namespace of its own
 # under it, again with tini as PID 1. Killing the lab's init kills everything at once.
+# lab.ts starts that init between prepare and the rest, as
+#   unshare --pid=/tmp/ID/ns/lab.pid --fork --kill-child -- docker-init -- cat   (stdin: a pipe)
+# and runs ctl-up and host-up inside it: nsenter --pid=/tmp/ID/ns/lab.pid -- bash lab.sh ...
 set -euo pipefail
 
 PREFIX=10.77.0                   # hosts are $PREFIX.(10+i); the control bridge has .1 and .2
@@ -56,7 +59,7 @@ in_host() {
     h=$(host_name "$1")
     shift
     nsenter --pid="$NS/$h.pid" --mount="$NS/$h.mnt" --net="$NS/$h.net" --uts="$NS/$h.uts" \
-        --ipc="$NS/$h.ipc" --fork -- env -i PATH="$CLEAN_PATH" HOME=/root LANG=C.UTF-8 "$@"
+        --ipc="$NS/$h.ipc" -- env -i PATH="$CLEAN_PATH" HOME=/root LANG=C.UTF-8 "$@"
 }
 
 in_ctl() { nsenter --net="$NS/ctl.net" -- "$@"; }
@@ -67,10 +70,13 @@ build_image() {
     mkdir -p "$root"/{bin,etc,root,tmp,var/www,proc,sys,dev,usr}
     ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is dynamically linked: install busybox-static"
     cp /bin/busybox "$root/bin/busybox"
-    local applet
-    for applet in $(/bin/busybox --list); do
-        [[ $applet == busybox ]] || ln -s busybox "$root/bin/$applet"
-    done
+    # tini as the entrypoint: busybox sh or httpd as PID 1 ignore SIGTERM, and every stop of
+    # such a container would wait out the grace period (10 s by default).
+    cp "$(readlink -f /usr/bin/docker-init)" "$root/bin/tini"
+    ldd "$root/bin/tini" >/dev/null 2>&1 && die "/usr/bin/docker-init is dynamically linked"
+    # One symlink per applet (perl-base is Essential in Debian; a shell loop takes 0.4 s).
+    /bin/busybox --list | perl -nle 'BEGIN { $d = shift @ARGV }
+        $_ eq "busybox" or symlink("busybox", "$d/$_") or die "$_: $!"' "$root/bin"
     ln -s ../bin "$root/usr/bin"
     ln -s bin "$root/sbin"
     ln -s ../bin "$root/usr/sbin"
@@ -86,8 +92,9 @@ build_image() {
     mv "$dir/layer.tar" "$dir/out/$diff/layer.tar"
     arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
     cfg='{"architecture":"'$arch'","os":"linux","created":"1970-01-01T00:00:00Z",'
-    cfg+='"config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},'
-    cfg+='"history":[{"created":"1970-01-01T00:00:00Z","created_by":"pulumi-swarm lab: static busybox"}],'
+    cfg+='"config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],'
+    cfg+='"Entrypoint":["/bin/tini","-s","--"],"Cmd":["sh"]},'
+    cfg+='"history":[{"created":"1970-01-01T00:00:00Z","created_by":"pulumi-swarm lab: static busybox and tini"}],'
     cfg+='"rootfs":{"type":"layers","diff_ids":["sha256:'$diff'"]}}'
     printf '%s' "$cfg" >"$dir/config.json"
     cfgsha=$(sha256sum "$dir/config.json" | cut -d' ' -f1)
@@ -147,7 +154,7 @@ EOF
     } >"$d/hosts"
     # A name server on the control bridge where nothing listens: lookups fail at once
     # (ICMP port unreachable) instead of timing out, and nothing leaves the lab.
-    echo "nameserver $PREFIX.1" >"$d/resolv.conf"
+    printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$PREFIX.1" >"$d/resolv.conf"
 }
 
 cmd_prepare() {
@@ -186,13 +193,21 @@ storage:
 http:
   addr: $REGISTRY_ADDR
 EOF
-    touch "$NS/ctl.net"
-    unshare --net="$NS/ctl.net" -- ip -batch - <<EOF
+    touch "$NS/ctl.net" "$NS/lab.pid"
+    # The control netns is the hosts' default gateway and a dead end: its only link is the
+    # bridge, and every other destination is "unreachable", answered at once with an ICMP
+    # error (the kernel sends those only when forwarding is on) instead of a silent drop.
+    # No ICMP rate limit there: every refused DNS lookup (see resolv.conf above) gets its
+    # "port unreachable" at once; rate-limited ones became 5 s resolver time-outs.
+    unshare --net="$NS/ctl.net" -- sh -c 'sysctl -q -w net.ipv4.icmp_ratelimit=0 \
+        net.ipv4.icmp_msgs_per_sec=100000 net.ipv4.icmp_msgs_burst=100000 \
+        net.ipv4.ip_forward=1 && ip -batch -' <<EOF
 link set lo up
 link add br0 type bridge
 addr add $PREFIX.1/24 dev br0
 addr add $PREFIX.2/24 dev br0
 link set br0 up
+route add unreachable default
 EOF
 }
 
@@ -203,10 +218,15 @@ cmd_ctl_up() {
     wait_for 20 "the registry" in_ctl curl -sf "http://$REGISTRY_ADDR/v2/"
 }
 
-# What runs first inside a new host (as PID 1 of its PID namespace, before becoming tini).
+# What runs first inside a new host, as PID 1 of its PID namespace, before it becomes tini.
+# Its own /sys shows its own network devices (dockerd writes /sys/class/net/<bridge>/...); the
+# cgroup mounts are carried over from the root /sys.
+# It reports "ok <its PID in the root PID namespace>" on fd 3 (read from the root /proc before
+# the host's own /proc hides it), so that host-up can bind the host's namespaces to files.
 # shellcheck disable=SC2016 # expanded by the inner shell
 HOST_INIT='set -e
 exec 3>"$READY"
+read -r gpid _ </proc/self/stat
 hostname "$HN"
 umount -l "$NSDIR"
 for m in etc-docker:/etc/docker etc-containerd:/etc/containerd etc-ssh:/etc/ssh root:/root \
@@ -216,30 +236,40 @@ for m in etc-docker:/etc/docker etc-containerd:/etc/containerd etc-ssh:/etc/ssh 
 done
 mount -t proc -o nosuid,nodev,noexec proc /proc
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mkdir /run/lab-cgroup
+mount --rbind /sys/fs/cgroup /run/lab-cgroup
+mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+mount --move /run/lab-cgroup /sys/fs/cgroup
+rmdir /run/lab-cgroup
 mkdir -m 0755 /run/sshd /run/lock
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
-echo ok >&3
+echo "ok $gpid" >&3
 exec 3>&-
 exec /usr/bin/docker-init -- sleep infinity'
 
 cmd_host_up() {
     set_paths "$1"
-    local i=$2 port=$3 h addr d f ready fd line
+    local i=$2 port=$3 h addr d f ready fd line gpid
     h=$(host_name "$i")
     addr=$(host_addr "$i")
     d=$STATE/hosts/$h
-    for f in pid mnt net uts ipc; do touch "$NS/$h.$f"; done
     ready=$STATE/run/$h.ready
     mkfifo "$ready"
     exec {fd}<>"$ready"
+    # (unshare's own --pid=FILE etc. cannot be used here: it finds itself in /proc by its PID,
+    # which inside the lab's PID namespace is not the PID that the root /proc shows.)
     READY=$ready HN=$h NSDIR=$NS D=$d bg "$d/log/init.log" \
-        unshare --pid="$NS/$h.pid" --mount="$NS/$h.mnt" --net="$NS/$h.net" --uts="$NS/$h.uts" \
-        --ipc="$NS/$h.ipc" --fork --propagation private -- sh -c "$HOST_INIT"
+        unshare --pid --mount --net --uts --ipc --fork --propagation private -- sh -c "$HOST_INIT"
     line=
     read -r -t 20 line <&"$fd" || true
     exec {fd}<&-
     rm -f "$ready"
-    [[ $line == ok ]] || die "$h did not start: $(cat "$d/log/init.log")"
+    [[ $line =~ ^ok\ ([0-9]+)$ ]] || die "$h did not start: $(cat "$d/log/init.log")"
+    gpid=${BASH_REMATCH[1]}
+    for f in pid mnt net uts ipc; do
+        touch "$NS/$h.$f"
+        mount --bind "/proc/$gpid/ns/$f" "$NS/$h.$f"
+    done
 
     in_ctl ip -batch - <<EOF
 link add veth-$h type veth peer name eth0 netns $NS/$h.net
@@ -259,12 +289,12 @@ EOF
         /usr/sbin/sshd -E /var/log/sshd.log
         n=0
         until [ -S /run/containerd/containerd.sock ]; do
-            n=$((n + 1)); [ $n -lt 400 ] || { echo "containerd did not start" >&2; exit 1; }; sleep 0.05
+            n=$((n + 1)); [ $n -lt 400 ] || { tail -20 /var/log/containerd.log >&2; echo "containerd did not start" >&2; exit 1; }; sleep 0.05
         done
         setsid -f dockerd </dev/null >>/var/log/dockerd.log 2>&1
         n=0
         until docker version >/dev/null 2>&1; do
-            n=$((n + 1)); [ $n -lt 1200 ] || { echo "dockerd did not start" >&2; exit 1; }; sleep 0.05
+            n=$((n + 1)); [ $n -lt 1200 ] || { tail -20 /var/log/dockerd.log >&2; echo "dockerd did not start" >&2; exit 1; }; sleep 0.05
         done
         docker load -q >/dev/null' <"$STATE/image.tar"
 
@@ -291,7 +321,7 @@ ns_inodes() {
 # PIDs of processes inside any namespace of the lab, plus the lab's own unshare process.
 lab_pids() {
     local inodes p t pidfile dir link
-    inodes=" $(ns_inodes | tr '\n' ' ') "
+    inodes=" $(ns_inodes | xargs) "
     pidfile=$STATE/run/lab.pid
     if [[ -f $pidfile ]]; then
         read -r p t <"$pidfile" || true
@@ -300,20 +330,30 @@ lab_pids() {
             echo "$p"
         fi
     fi
-    [[ $inodes != "  " ]] || return 0
+    [[ $inodes != "  " ]] || return 0  # no namespace file left
     # "/proc/123/ns net:[4026532288]" for every namespace link of every process.
     while read -r dir link; do
+        [[ $link == *:\[*\] ]] || continue
         link=${link#*[}
         if [[ $inodes == *" ${link%]} "* ]]; then
             p=${dir#/proc/}
-            echo "${p%/ns}"
+            p=${p%/ns}
+            # A zombie holds no namespace any more; its parent reaps it.
+            [[ $(proc_state "$p") == Z ]] || echo "$p"
         fi
     done < <(find /proc/[0-9]*/ns/ -maxdepth 1 -type l \( -name pid -o -name mnt -o -name net \
         -o -name uts -o -name ipc \) -printf '%h %l\n' 2>/dev/null)
 }
 
-proc_start() { local s; s=$(<"/proc/$1/stat") && s=${s##*) } && echo "$s" | cut -d' ' -f20; }
-proc_state() { local s; s=$(<"/proc/$1/stat") && s=${s##*) } && echo "${s%% *}"; }
+# Fields of /proc/PID/stat after the command name: state is the 1st, start time the 20th.
+proc_stat() { local s; { s=$(<"/proc/$1/stat"); } 2>/dev/null && echo "${s##*) }"; }
+proc_start() { local s; s=$(proc_stat "$1") && echo "$s" | cut -d' ' -f20; }
+proc_state() { local s; s=$(proc_stat "$1") && echo "${s%% *}"; }
+
+# Mount points in the root mount namespace at or under folder $1.
+mounts_under() {
+    awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo
+}
 
 cgroup_dirs() {
     local h
@@ -337,11 +377,9 @@ cmd_down() {
     [[ -z $(lab_pids) ]] || die "processes of $ID survived SIGKILL: $(lab_pids | tr '\n' ' ')"
     # 2. Mounts: the namespace files and their folder (nothing else of the lab is mounted in
     #    the root mount namespace).
-    if [[ -d $NS ]]; then
-        while read -r m; do
-            umount "$m" 2>/dev/null || umount -l "$m"
-        done < <(awk -v ns="$NS" '$5 == ns || index($5, ns "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
-    fi
+    while read -r m; do
+        umount "$m" 2>/dev/null || umount -l "$m"
+    done < <(mounts_under "$STATE" | sort -r)
     # 3. Cgroups the dockerds made (empty now): deepest first.
     for _ in $(seq 1 40); do
         d=$(cgroup_dirs)
@@ -362,7 +400,7 @@ cmd_down() {
     fi
     # 5. The state folder.
     if [[ -d $STATE ]]; then
-        grep -q " $STATE" /proc/self/mountinfo && die "$STATE still has mounts"
+        [[ -z $(mounts_under "$STATE") ]] || die "$STATE still has mounts"
         rm -rf --one-file-system "$STATE"
     fi
     [[ -z $(cmd_leftovers "$ID") ]] || die "leftovers: $(cmd_leftovers "$ID")"
@@ -372,7 +410,7 @@ cmd_leftovers() {
     set_paths "$1"
     local p
     for p in $(lab_pids | sort -u); do echo "process $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"; done
-    grep -F "$STATE" /proc/self/mountinfo | awk '{ print "mount " $5 }' || true
+    mounts_under "$STATE" | sed 's/^/mount /'
     cgroup_dirs | sed 's/^/cgroup /'
     [[ ! -e $STATE ]] || echo "folder $STATE"
 }

@@ -1,0 +1,606 @@
+/**
+ * The lab: real Docker hosts made of Linux namespaces on this machine (see LAB.md in the shared
+ * folder for what was measured and what does not work here: no routing mesh, no encrypted
+ * overlays, no Docker Hub).
+ *
+ * ```ts
+ * const reason = labUnavailableReason();          // "not root", "missing dockerd (...)", ...
+ * const lab = await startLab({ hosts: 3 });        // ~1 s for 3 hosts
+ * lab.hosts[0];                                    // { name: "lab-1", privateAddress: "10.77.0.11",
+ *                                                  //   sshHost: "127.0.0.1", sshPort: 4xxxx, hostKey }
+ * await lab.ssh(0, "docker swarm init --advertise-addr 10.77.0.11");   // over real SSH (ssh2)
+ * await lab.exec(1, "curl -s http://10.77.0.11:8080/");                // inside host 2, no SSH
+ * await lab.teardown();                            // nothing left behind
+ * ```
+ *
+ * API (host numbers are 0-based indexes into `lab.hosts`; hosts are named lab-1, lab-2, ...):
+ * - `labUnavailableReason(): string | undefined` why the lab cannot start here, or undefined.
+ * - `startLab({ hosts, name? }): Promise<Lab>` 1..50 hosts; `name` ([a-z0-9]{1,20}, default
+ *   "lab") names the state folder /tmp/pulumi-swarm-lab-<name>-<pid>. It first removes what a
+ *   crashed earlier run with the same name left behind, and refuses to start when a live process
+ *   still runs a lab of that name. One lab at a time is the intended use.
+ * - `Lab.hosts`, `user` ("root"), `privateKey` (OpenSSH ed25519, authorised on every host),
+ *   `registry` ("10.77.0.2:5000", an insecure registry of every dockerd), `image`
+ *   ("lab/busybox:latest": static busybox with sh, httpd, nc, ... and Entrypoint
+ *   ["/bin/tini", "-s", "--"], Cmd ["sh"], so containers stop at once on SIGTERM; made with no
+ *   registry, loaded on every host, the same image ID everywhere).
+ * - `Lab.exec(host, cmd, stdin?)` runs `sh -c cmd` inside the host's namespaces (nsenter), clean
+ *   environment, for assertions. `Lab.ssh(host, cmd, stdin?)` runs cmd over SSH with ssh2 and
+ *   checks the host key. Both resolve `{ code, stdout, stderr }` and never reject on a non-zero
+ *   exit code.
+ * - `Lab.connection(host)` `{ host, port, user, privateKey }` (the shape of @pulumi/command's
+ *   remote connection).
+ * - `Lab.stopDocker(host, signal?)` stops that host's dockerd by the PID in its /run/docker.pid
+ *   (SIGTERM and wait, or "SIGKILL" for a crash); no-op when stopped. `Lab.startDocker(host)`
+ *   starts it and waits until `docker info` answers; no-op when running.
+ *   `Lab.resetDocker(host)` starts dockerd if needed, `docker swarm leave --force`, removes all
+ *   containers, prunes networks and volumes (images stay).
+ * - `Lab.teardown()` kills every process of the lab (all of them live in one PID namespace),
+ *   unmounts, removes cgroups and the state folder; idempotent. `Lab.leftovers()` lists what of
+ *   the lab still exists (empty after teardown). `Lab.timings` has startMs and teardownMs.
+ *
+ * How a host is made (lab.sh beside this file does the work): network, UTS, IPC, mount and PID
+ * namespaces; eth0 with its private address on a bridge in a control netns (10.77.0.1, and the
+ * registry on 10.77.0.2); default route to 10.77.0.1, where every other destination is
+ * "unreachable" (an immediate ICMP error), so nothing leaves the lab and nothing hangs trying;
+ * private /run, /tmp, /proc and /sys (with the cgroup mounts); per-host folders on /etc/docker,
+ * /etc/containerd, /etc/ssh, /root, /var/lib/docker, /var/lib/containerd, /var/log, /etc/hosts
+ * (lists every lab host), /etc/hostname, /etc/resolv.conf (a name server that refuses at once);
+ * containerd, dockerd (cgroup-parent /<lab id>/lab-<i>) and sshd with their default paths,
+ * under tini as the host's PID 1. 127.0.0.1:<sshPort> in the root netns reaches the host's sshd
+ * through two socat processes and a unix socket. The lab process itself is reaped by this Node
+ * process and dies with it: if Node dies, its pipe closes and the lab's init exits; the mounts
+ * and the state folder are then removed by the 'exit' handler or by the next startLab.
+ */
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { Client } from "ssh2";
+
+export interface LabHost {
+    /** lab-1, lab-2, ...: the host's hostname and its swarm node name. */
+    name: string;
+    /** Address on the lab bridge, e.g. 10.77.0.11; use it for --advertise-addr. */
+    privateAddress: string;
+    /** Where the host's sshd is reached from the root network namespace: always 127.0.0.1. */
+    sshHost: string;
+    sshPort: number;
+    /** The host's public SSH host key, "ssh-ed25519 AAAA... root@lab-1". */
+    hostKey: string;
+}
+
+export interface ExecResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** The shape of @pulumi/command's `remote.ConnectionArgs`. */
+export interface LabConnection {
+    host: string;
+    port: number;
+    user: string;
+    privateKey: string;
+}
+
+export interface LabTimings {
+    startMs: number;
+    teardownMs?: number;
+}
+
+export interface Lab {
+    /** "pulumi-swarm-lab-<name>-<pid>": names the state folder and the dockerds' cgroup parent. */
+    id: string;
+    /** /tmp/<id>: keys, per-host folders (hosts/lab-<i>/log/{dockerd,containerd,sshd}.log). */
+    stateDir: string;
+    hosts: LabHost[];
+    user: string;
+    privateKey: string;
+    registry: string;
+    image: string;
+    timings: LabTimings;
+    exec(host: number, cmd: string, stdin?: string): Promise<ExecResult>;
+    ssh(host: number, cmd: string, stdin?: string): Promise<ExecResult>;
+    connection(host: number): LabConnection;
+    stopDocker(host: number, signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
+    startDocker(host: number): Promise<void>;
+    resetDocker(host: number): Promise<void>;
+    teardown(): Promise<void>;
+    leftovers(): Promise<string[]>;
+}
+
+export interface StartLabOptions {
+    /** How many hosts, 1..50. */
+    hosts: number;
+    /** [a-z0-9]{1,20}; default "lab". */
+    name?: string;
+}
+
+const PREFIX = "10.77.0";
+const REGISTRY = `${PREFIX}.2:5000`;
+const IMAGE = "lab/busybox:latest";
+const CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const NSFS_MAGIC = 0x6e736673;
+
+/** Programs the lab runs, and the Debian package of each (all in apt-packages.txt). */
+const PROGRAMS: [string, string][] = [
+    ["dockerd", "docker.io"],
+    ["docker-init", "docker.io"],
+    ["docker-proxy", "docker.io"],
+    ["docker", "docker.io"],
+    ["containerd", "containerd"],
+    ["containerd-shim-runc-v2", "containerd"],
+    ["runc", "runc"],
+    ["iptables", "iptables"],
+    ["sshd", "openssh-server"],
+    ["ssh-keygen", "openssh-client"],
+    ["docker-registry", "docker-registry"],
+    ["busybox", "busybox-static"],
+    ["socat", "socat"],
+    ["curl", "curl"],
+    ["ip", "iproute2"],
+    ["ss", "iproute2"],
+    ["nsenter", "util-linux"],
+    ["unshare", "util-linux"],
+    ["setsid", "util-linux"],
+    ["flock", "util-linux"],
+    ["perl", "perl-base"],
+];
+
+function findLabScript(): string | undefined {
+    // lab.ts runs as bin/test/lab/lab.js; the script stays in test/lab.
+    const candidates = [
+        path.join(__dirname, "lab.sh"),
+        path.resolve(__dirname, "..", "..", "..", "test", "lab", "lab.sh"),
+    ];
+    return candidates.find((p) => fs.existsSync(p));
+}
+
+function which(program: string): string | undefined {
+    const dirs = new Set([...(process.env.PATH ?? "").split(":"), ...CLEAN_PATH.split(":")]);
+    for (const dir of dirs) {
+        if (!dir) continue;
+        const p = path.join(dir, program);
+        try {
+            fs.accessSync(p, fs.constants.X_OK);
+            return p;
+        } catch {
+            // not here
+        }
+    }
+    return undefined;
+}
+
+let unavailable: { reason: string | undefined } | undefined;
+
+/** Why the lab cannot start on this machine, or undefined when it can. Cached. */
+export function labUnavailableReason(): string | undefined {
+    if (!unavailable) unavailable = { reason: computeUnavailableReason() };
+    return unavailable.reason;
+}
+
+function computeUnavailableReason(): string | undefined {
+    if (process.platform !== "linux") return `not Linux (${process.platform})`;
+    if (process.getuid?.() !== 0) return "not root (the lab makes namespaces, mounts and veths)";
+    if (!findLabScript()) return "test/lab/lab.sh not found";
+    const install = "apt-get install -y --no-install-recommends $(cat test/lab/apt-packages.txt)";
+    const missing = PROGRAMS.filter(([program]) => !which(program));
+    if (missing.length > 0) {
+        const list = missing.map(([program, pkg]) => `${program} (${pkg})`).join(", ");
+        return `missing ${list}: ${install}`;
+    }
+    try {
+        execFileSync("ldd", [which("busybox") ?? "busybox"], { stdio: "ignore" });
+        return `busybox is dynamically linked; the lab image needs busybox-static: ${install}`;
+    } catch {
+        // "not a dynamic executable": good
+    }
+    try {
+        execFileSync("unshare", ["--pid", "--net", "--mount", "--uts", "--ipc", "--fork", "true"], {
+            stdio: ["ignore", "ignore", "pipe"],
+        });
+    } catch (e) {
+        const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+        return `cannot create namespaces here: ${stderr || String(e)}`;
+    }
+    if (!fs.existsSync("/sys/fs/cgroup")) return "no /sys/fs/cgroup";
+    return undefined;
+}
+
+interface RunOptions {
+    input?: string | Buffer;
+    timeoutMs?: number;
+}
+
+/** Runs a program; resolves with its exit code and output (never rejects on exit codes). */
+function run(file: string, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        let timer: NodeJS.Timeout | undefined;
+        if (opts.timeoutMs !== undefined) {
+            timer = setTimeout(() => {
+                err.push(Buffer.from(`\n[lab: killed after ${opts.timeoutMs} ms]\n`));
+                child.kill("SIGKILL");
+            }, opts.timeoutMs);
+        }
+        child.stdout.on("data", (d: Buffer) => out.push(d));
+        child.stderr.on("data", (d: Buffer) => err.push(d));
+        child.stdin.on("error", () => undefined); // EPIPE when the program does not read stdin
+        child.on("error", (e) => {
+            if (timer) clearTimeout(timer);
+            reject(e);
+        });
+        child.on("close", (code, signal) => {
+            if (timer) clearTimeout(timer);
+            resolve({
+                code: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0),
+                stdout: Buffer.concat(out).toString(),
+                stderr: Buffer.concat(err).toString(),
+            });
+        });
+        child.stdin.end(opts.input ?? "");
+    });
+}
+
+async function runOk(file: string, args: string[], what: string, opts: RunOptions = {}): Promise<string> {
+    const r = await run(file, args, opts);
+    if (r.code !== 0) {
+        throw new Error(`${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+    }
+    return r.stdout;
+}
+
+/** Distinct free TCP ports on 127.0.0.1 (held open together, so they differ). */
+async function freePorts(n: number): Promise<number[]> {
+    const servers = await Promise.all(
+        Array.from(
+            { length: n },
+            () =>
+                new Promise<net.Server>((resolve, reject) => {
+                    const s = net.createServer();
+                    s.once("error", reject);
+                    s.listen(0, "127.0.0.1", () => resolve(s));
+                }),
+        ),
+    );
+    const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    return ports;
+}
+
+function procStartTime(pid: number): string | undefined {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    } catch {
+        return undefined;
+    }
+}
+
+function isLiveNode(pid: number): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("node");
+    } catch {
+        return false;
+    }
+}
+
+function isNsfs(file: string): boolean {
+    try {
+        return fs.statfsSync(file).type === NSFS_MAGIC;
+    } catch {
+        return false;
+    }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resolves true when `p` settles within `ms`, false otherwise; leaves no timer behind. */
+async function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+        return await Promise.race([p.then(() => true), timeout]);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
+/** Lab ids of earlier runs named `name`: state folders and cgroups. */
+function earlierLabIds(name: string): string[] {
+    const re = new RegExp(`^pulumi-swarm-lab-${name}-(\\d+)$`);
+    const ids = new Set<string>();
+    const scan = (dir: string) => {
+        try {
+            for (const e of fs.readdirSync(dir)) if (re.test(e)) ids.add(e);
+        } catch {
+            // no such folder
+        }
+    };
+    scan("/tmp");
+    try {
+        for (const h of fs.readdirSync("/sys/fs/cgroup")) scan(path.join("/sys/fs/cgroup", h));
+    } catch {
+        // no cgroups
+    }
+    return [...ids];
+}
+
+const running = new Set<string>();
+
+export async function startLab(opts: StartLabOptions): Promise<Lab> {
+    const started = Date.now();
+    const reason = labUnavailableReason();
+    if (reason) throw new Error(`the lab cannot start here: ${reason}`);
+    const name = opts.name ?? "lab";
+    if (!/^[a-z0-9]{1,20}$/.test(name)) throw new Error(`lab name must match [a-z0-9]{1,20}; got "${name}"`);
+    const n = opts.hosts;
+    if (!Number.isInteger(n) || n < 1 || n > 50) throw new Error(`hosts must be an integer 1..50; got ${n}`);
+    const script = findLabScript() as string;
+    const id = `pulumi-swarm-lab-${name}-${process.pid}`;
+    if (running.has(id)) throw new Error(`lab "${name}" is already running in this process`);
+
+    // What a crashed earlier run left behind.
+    for (const old of earlierLabIds(name)) {
+        const owner = Number(old.slice(old.lastIndexOf("-") + 1));
+        if (owner !== process.pid && isLiveNode(owner)) {
+            throw new Error(`lab "${name}" is in use by process ${owner} (/tmp/${old}); one lab at a time`);
+        }
+        await runOk("bash", [script, "down", old], `removing the leftovers of ${old}`, { timeoutMs: 120_000 });
+    }
+
+    const stateDir = `/tmp/${id}`;
+    const ns = (f: string) => path.join(stateDir, "ns", f);
+    let init: ChildProcess | undefined;
+    let initExited: Promise<void> = Promise.resolve();
+    let torndown = false;
+    running.add(id);
+
+    const downSync = () => {
+        try {
+            init?.kill("SIGKILL");
+        } catch {
+            // already gone
+        }
+        try {
+            execFileSync("bash", [script, "down", id], { stdio: "ignore", timeout: 120_000 });
+        } catch {
+            // best effort at exit; the next startLab of this name tries again
+        }
+    };
+    const onExit = () => {
+        if (!torndown) downSync();
+    };
+    process.on("exit", onExit);
+
+    const teardown = async () => {
+        if (torndown) return;
+        torndown = true;
+        const t0 = Date.now();
+        try {
+            // Closing the pipe ends `cat`, then tini, whose exit makes the kernel kill the rest of
+            // the lab; unshare reaps tini and this process reaps unshare: no zombie is left.
+            // (SIGKILL to unshare instead would leave tini to the machine's PID 1 to reap.)
+            init?.stdin?.end();
+            if (!(await withTimeout(initExited, 10_000))) init?.kill("SIGKILL");
+            await withTimeout(initExited, 10_000);
+            await runOk("bash", [script, "down", id], `tearing down ${id}`, { timeoutMs: 120_000 });
+        } finally {
+            process.removeListener("exit", onExit);
+            running.delete(id);
+            lab.timings.teardownMs = Date.now() - t0;
+        }
+    };
+
+    const hosts: LabHost[] = [];
+    const lab: Lab = {
+        id,
+        stateDir,
+        hosts,
+        user: "root",
+        privateKey: "",
+        registry: REGISTRY,
+        image: IMAGE,
+        timings: { startMs: 0 },
+        exec: async (host, cmd, stdin) => {
+            const h = hostName(host);
+            return run(
+                "nsenter",
+                [
+                    `--pid=${ns(`${h}.pid`)}`,
+                    `--mount=${ns(`${h}.mnt`)}`,
+                    `--net=${ns(`${h}.net`)}`,
+                    `--uts=${ns(`${h}.uts`)}`,
+                    `--ipc=${ns(`${h}.ipc`)}`,
+                    "--",
+                    "env",
+                    "-i",
+                    `PATH=${CLEAN_PATH}`,
+                    "HOME=/root",
+                    "LANG=C.UTF-8",
+                    "sh",
+                    "-c",
+                    cmd,
+                ],
+                { input: stdin },
+            );
+        },
+        ssh: async (host, cmd, stdin) => sshExec(lab.connection(host), hosts[host].hostKey, cmd, stdin),
+        connection: (host) => {
+            const h = hosts[checkHost(host)];
+            return { host: h.sshHost, port: h.sshPort, user: lab.user, privateKey: lab.privateKey };
+        },
+        stopDocker: async (host, signal = "SIGTERM") => {
+            const sig = signal === "SIGKILL" ? "KILL" : "TERM";
+            const r = await lab.exec(
+                host,
+                `pid=$(cat /run/docker.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null || exit 0
+                 kill -s ${sig} "$pid"
+                 n=0
+                 while kill -0 "$pid" 2>/dev/null; do
+                     n=$((n + 1)); [ $n -lt 600 ] || { echo "dockerd ($pid) still runs after 60 s" >&2; exit 1; }
+                     sleep 0.1
+                 done`,
+            );
+            if (r.code !== 0) throw new Error(`stopDocker(${host}): ${r.stderr.trim()}`);
+        },
+        startDocker: async (host) => {
+            const r = await lab.exec(
+                host,
+                `if ! { pid=$(cat /run/docker.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }; then
+                     rm -f /run/docker.pid
+                     setsid -f dockerd </dev/null >>/var/log/dockerd.log 2>&1
+                 fi
+                 n=0
+                 until docker info >/dev/null 2>&1; do
+                     n=$((n + 1))
+                     [ $n -lt 600 ] || { tail -20 /var/log/dockerd.log >&2; echo "dockerd did not answer in 60 s" >&2; exit 1; }
+                     sleep 0.1
+                 done`,
+            );
+            if (r.code !== 0) throw new Error(`startDocker(${host}): ${r.stderr.trim()}`);
+        },
+        resetDocker: async (host) => {
+            await lab.startDocker(host);
+            const r = await lab.exec(
+                host,
+                `timeout 60 docker swarm leave --force >/dev/null 2>&1 || true
+                 ids=$(docker ps -aq) && { [ -z "$ids" ] || docker rm -f $ids >/dev/null; } &&
+                 docker network prune -f >/dev/null && docker volume prune -f >/dev/null &&
+                 [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ]`,
+            );
+            if (r.code !== 0) throw new Error(`resetDocker(${host}): ${(r.stderr || r.stdout).trim()}`);
+        },
+        teardown,
+        leftovers: async () => {
+            const out = await runOk("bash", [script, "leftovers", id], "listing leftovers");
+            return out.split("\n").filter((l) => l.trim() !== "");
+        },
+    };
+    const checkHost = (host: number) => {
+        if (!Number.isInteger(host) || host < 0 || host >= n) {
+            throw new Error(`host must be an index 0..${n - 1} into lab.hosts; got ${host}`);
+        }
+        return host;
+    };
+    const hostName = (host: number) => `lab-${checkHost(host) + 1}`;
+
+    try {
+        await runOk("bash", [script, "prepare", id, String(n)], "preparing the lab", { timeoutMs: 60_000 });
+        const log = fs.openSync(path.join(stateDir, "run", "lab.log"), "a");
+        // The lab's init: tini as PID 1 of a new PID namespace, with `cat` reading our pipe. When
+        // this process dies the pipe closes, cat and tini exit, and the kernel kills the rest.
+        const child = spawn(
+            "unshare",
+            [`--pid=${ns("lab.pid")}`, "--fork", "--kill-child", "--", which("docker-init") as string, "--", "cat"],
+            { detached: true, stdio: ["pipe", log, log] },
+        );
+        fs.closeSync(log);
+        init = child;
+        initExited = new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) resolve();
+            else child.once("exit", () => resolve());
+        });
+        child.on("error", () => undefined);
+        child.unref();
+        (child.stdin as unknown as net.Socket).unref();
+        if (child.pid === undefined) throw new Error("could not start unshare for the lab's init");
+        fs.writeFileSync(path.join(stateDir, "run", "lab.pid"), `${child.pid} ${procStartTime(child.pid)}\n`);
+        for (let i = 0; !isNsfs(ns("lab.pid")); i++) {
+            if (i > 500 || child.exitCode !== null) throw new Error("the lab's PID namespace did not appear");
+            await sleep(10);
+        }
+
+        const ports = await freePorts(n);
+        const inLab = (args: string[], what: string) =>
+            runOk("nsenter", [`--pid=${ns("lab.pid")}`, "--", "bash", script, ...args], what, {
+                timeoutMs: 180_000,
+            });
+        await Promise.all([
+            inLab(["ctl-up", id], "starting the registry"),
+            ...ports.map((port, i) => inLab(["host-up", id, String(i + 1), String(port)], `starting lab-${i + 1}`)),
+        ]);
+
+        lab.privateKey = fs.readFileSync(path.join(stateDir, "id_ed25519"), "utf8");
+        for (let i = 0; i < n; i++) {
+            const h = `lab-${i + 1}`;
+            hosts.push({
+                name: h,
+                privateAddress: `${PREFIX}.${11 + i}`,
+                sshHost: "127.0.0.1",
+                sshPort: ports[i],
+                hostKey: fs
+                    .readFileSync(path.join(stateDir, "hosts", h, "etc-ssh", "ssh_host_ed25519_key.pub"), "utf8")
+                    .trim(),
+            });
+        }
+    } catch (e) {
+        try {
+            await teardown();
+        } catch (e2) {
+            throw new Error(`${(e as Error).message}\n(and the teardown after it failed: ${(e2 as Error).message})`);
+        }
+        throw e;
+    }
+    lab.timings.startMs = Date.now() - started;
+    return lab;
+}
+
+/** Runs cmd over SSH with ssh2, checking the server's host key; resolves with code and output. */
+function sshExec(conn: LabConnection, hostKey: string, cmd: string, stdin?: string): Promise<ExecResult> {
+    const expected = Buffer.from(hostKey.split(/\s+/)[1] ?? "", "base64");
+    return new Promise((resolve, reject) => {
+        const client = new Client();
+        let settled = false;
+        const fail = (err: Error) => {
+            if (settled) return;
+            settled = true;
+            client.end();
+            reject(err);
+        };
+        client.on("error", fail);
+        client.on("ready", () => {
+            client.exec(cmd, (err, stream) => {
+                if (err) return fail(err);
+                const out: Buffer[] = [];
+                const errOut: Buffer[] = [];
+                let code: number | undefined;
+                let signal: string | undefined;
+                stream.on("data", (d: Buffer) => out.push(d));
+                stream.stderr.on("data", (d: Buffer) => errOut.push(d));
+                stream.on("exit", (c: number | null, sig?: string) => {
+                    if (c !== null) code = c;
+                    signal = sig;
+                });
+                stream.on("close", () => {
+                    if (settled) return;
+                    settled = true;
+                    client.end();
+                    const signum = signal ? (os.constants.signals[`SIG${signal}` as NodeJS.Signals] ?? 0) : 0;
+                    resolve({
+                        code: code ?? (signal ? 128 + signum : 255),
+                        stdout: Buffer.concat(out).toString(),
+                        stderr: Buffer.concat(errOut).toString(),
+                    });
+                });
+                stream.end(stdin ?? "");
+            });
+        });
+        client.connect({
+            host: conn.host,
+            port: conn.port,
+            username: conn.user,
+            privateKey: conn.privateKey,
+            readyTimeout: 30_000,
+            hostVerifier: (key: Buffer) => key.equals(expected),
+        });
+    });
+}
