@@ -16,8 +16,9 @@ export interface NodePlacement {
 
 /**
  * Managers go round-robin over the zones, so that losing one zone costs as few managers as
- * possible (5 managers over 3 zones: 2-2-1). Workers go round-robin too, starting after the
- * last manager's zone so that small clusters stay balanced.
+ * possible (5 managers over 3 zones: 2-2-1). Workers go round-robin too, by their own index
+ * only: a worker's zone (and so its subnet) never depends on the manager count, so scaling
+ * managers never replaces a worker.
  */
 export function planPlacement(managerCount: number, workerCount: number, zoneCount: number): NodePlacement[] {
     const out: NodePlacement[] = [];
@@ -25,7 +26,7 @@ export function planPlacement(managerCount: number, workerCount: number, zoneCou
         out.push({ key: `manager-${i}`, role: "manager", index: i, zoneIndex: i % zoneCount });
     }
     for (let i = 0; i < workerCount; i++) {
-        out.push({ key: `worker-${i}`, role: "worker", index: i, zoneIndex: (managerCount + i) % zoneCount });
+        out.push({ key: `worker-${i}`, role: "worker", index: i, zoneIndex: i % zoneCount });
     }
     return out;
 }

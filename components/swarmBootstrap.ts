@@ -55,7 +55,6 @@ export const BOOTSTRAP_DEFAULTS = {
     dockerReadyTimeoutSeconds: 600,
     drainTimeoutSeconds: 300,
     leaveTimeoutSeconds: 120,
-    removeTimeoutSeconds: 120,
     sshDialErrorLimit: 30,
     sshPerDialTimeoutSeconds: 15,
 } as const;
@@ -200,11 +199,11 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                 {
                     connection: firstConnection,
                     create: renderRemoverCreate(h.key),
-                    delete: renderRemoverDelete(h.key, d.removeTimeoutSeconds),
+                    delete: renderRemoverDelete(h.key),
                     triggers: identity(h),
                     addPreviousOutputInEnv: false,
                 },
-                { parent: this, dependsOn: [init], deleteBeforeReplace: true, customTimeouts: { delete: minutes(d.removeTimeoutSeconds) } },
+                { parent: this, dependsOn: [init], deleteBeforeReplace: true, customTimeouts: { delete: "5m" } },
             );
             const join = new command.remote.Command(
                 `${name}-join-${h.key}`,

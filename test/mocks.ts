@@ -23,8 +23,10 @@ export interface Recorded {
     readonly urn: string;
     /** Inputs as the engine would get them: secrets are still wrapped. */
     inputs: Record<string, unknown>;
-    /** Names of the resources this one depends on (dependsOn and inputs). */
+    /** Names of the resources this one depends on (dependsOn and inputs), once settled. */
     dependencies: string[];
+    /** The same, as URNs (names repeat across types; URNs do not). */
+    readonly dependencyUrns: string[];
     readonly parentUrn: string;
     readonly deleteBeforeReplace: boolean;
     readonly additionalSecretOutputs: string[];
@@ -90,6 +92,7 @@ export class RecordingMonitor extends MockMonitor {
             urn: "",
             inputs: {},
             dependencies: req.getDependenciesList(),
+            dependencyUrns: req.getDependenciesList(),
             parentUrn: req.getParent(),
             deleteBeforeReplace: req.getDeletebeforereplace(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
@@ -102,6 +105,7 @@ export class RecordingMonitor extends MockMonitor {
             await super.registerResource(req, (err: unknown, resp: { getUrn(): string; getObject(): unknown } | undefined) => {
                 if (resp) {
                     (record as { urn: string }).urn = resp.getUrn();
+                    record.outputs = pulumi.runtime.deserializeProperties(resp.getObject() as never, true);
                     this.urnToName.set(resp.getUrn(), name);
                     this.records.push(record);
                 }
@@ -117,7 +121,8 @@ export class RecordingMonitor extends MockMonitor {
         let quiet = 0;
         let seen = -1;
         while (quiet < 20) {
-            await new Promise((r) => setImmediate(r));
+            // While a registration is in flight (a real command may take seconds), poll gently.
+            await new Promise((r) => (this.pending > 0 ? setTimeout(r, 20) : setImmediate(r)));
             if (this.pending === 0 && this.records.length === seen) {
                 quiet++;
             } else {
@@ -126,7 +131,7 @@ export class RecordingMonitor extends MockMonitor {
             }
         }
         for (const r of this.records) {
-            r.dependencies = r.dependencies.map((u) => this.urnToName.get(u) ?? u);
+            r.dependencies = r.dependencyUrns.map((u) => this.urnToName.get(u) ?? u);
         }
     }
 

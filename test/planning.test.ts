@@ -9,12 +9,16 @@ describe("pure: planning", () => {
         const zones = planPlacement(5, 0, 3).map((p) => p.zoneIndex);
         assert.deepStrictEqual(zones, [0, 1, 2, 0, 1]);
     });
-    it("places workers round-robin after the managers", () => {
+    it("places workers round-robin by their own index", () => {
         assert.deepStrictEqual(
             planPlacement(3, 4, 3).map((p) => `${p.key}@${p.zoneIndex}`),
             ["manager-0@0", "manager-1@1", "manager-2@2", "worker-0@0", "worker-1@1", "worker-2@2", "worker-3@0"],
         );
-        assert.deepStrictEqual(planPlacement(1, 2, 3).map((p) => p.zoneIndex), [0, 1, 2]);
+    });
+    it("keeps every worker in its zone when the manager count changes (no worker replaced)", () => {
+        const workers = (m: number) => planPlacement(m, 5, 3).filter((p) => p.role === "worker").map((p) => p.zoneIndex);
+        assert.deepStrictEqual(workers(1), workers(3));
+        assert.deepStrictEqual(workers(3), workers(5));
     });
     it("counts tolerated manager losses", () => {
         assert.deepStrictEqual([1, 3, 5, 7].map(toleratedManagerFailures), [0, 1, 2, 3]);

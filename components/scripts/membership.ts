@@ -136,26 +136,19 @@ export function renderRemoverCreate(hostKey: string): string {
 }
 
 /**
- * After the node has left: wait (bounded) until the managers see it Down, then
- * `docker node rm` it, so no "Down" phantom node stays behind.
+ * After the node has left: `docker node rm` it, so no "Down" phantom node stays behind.
+ * Pulumi runs this only once the node's leave has succeeded (the join depends on this
+ * remover, so it is deleted first), so there is nothing to wait for: the managers may still
+ * show the node Ready for a few heartbeats, and `--force` removes it anyway. Docker refuses
+ * to remove a node that is still a manager, even with `--force`.
  */
-export function renderRemoverDelete(hostKey: string, timeoutSeconds: number): string {
+export function renderRemoverDelete(hostKey: string): string {
     checkWord("hostKey", hostKey);
-    checkSeconds("removeTimeoutSeconds", timeoutSeconds);
     return [
         prelude(`remove ${hostKey}'s node from the swarm after it has left`),
         takeMembershipLock(),
         onlyOnAManager(),
         labelledNodes(hostKey),
-        "i=0",
-        "while labelled | awk '$2 != \"down\"' | grep -q .; do",
-        "  i=$((i + 1))",
-        `  if [ "$i" -ge ${attemptsFor(timeoutSeconds)} ]; then`,
-        `    echo "pulumi-swarm: warning: ${hostKey} is not Down ${timeoutSeconds} s after leaving; removing it with --force." >&2`,
-        "    break",
-        "  fi",
-        `  sleep ${POLL_SECONDS}`,
-        "done",
         "labelled | while read -r id _; do",
         '  dkr node rm --force "$id" >/dev/null',
         "done",

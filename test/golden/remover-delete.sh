@@ -17,15 +17,6 @@ labelled() {
   fi
 }
 
-i=0
-while labelled | awk '$2 != "down"' | grep -q .; do
-  i=$((i + 1))
-  if [ "$i" -ge 60 ]; then
-    echo "pulumi-swarm: warning: worker-3 is not Down 120 s after leaving; removing it with --force." >&2
-    break
-  fi
-  sleep 2
-done
 labelled | while read -r id _; do
   dkr node rm --force "$id" >/dev/null
 done

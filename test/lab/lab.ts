@@ -555,7 +555,7 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
 }
 
 /** Runs cmd over SSH with ssh2, checking the server's host key; resolves with code and output. */
-function sshExec(conn: LabConnection, hostKey: string, cmd: string, stdin?: string): Promise<ExecResult> {
+export function sshExec(conn: LabConnection, hostKey: string, cmd: string, stdin?: string): Promise<ExecResult> {
     const expected = Buffer.from(hostKey.split(/\s+/)[1] ?? "", "base64");
     return new Promise((resolve, reject) => {
         const client = new Client();

@@ -58,7 +58,7 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }) },
     { file: "member-delete-manager.sh", shell: "sh", render: () => renderMemberDelete({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
     { file: "remover-create.sh", shell: "sh", render: () => renderRemoverCreate("worker-3") },
-    { file: "remover-delete.sh", shell: "sh", render: () => renderRemoverDelete("worker-3", 120) },
+    { file: "remover-delete.sh", shell: "sh", render: () => renderRemoverDelete("worker-3") },
 ];
 
 describe("pure: host scripts", () => {

@@ -1,0 +1,263 @@
+// Lab layer: the real SwarmCluster, its bootstrap commands executed for real over SSH on
+// lab hosts (see engine.ts), and the swarm it makes checked with docker node ls.
+// Services here publish nothing: the routing mesh does not work in the lab (no IPVS).
+import * as assert from "assert";
+import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
+import { unwrap } from "../mocks";
+import { Deployment, LabEngine, UpResult } from "./engine";
+import { Lab, labUnavailableReason, startLab } from "./lab";
+
+interface NodeRow {
+    id: string;
+    hostname: string;
+    status: string;
+    availability: string;
+    manager: string;
+    addr: string;
+}
+
+async function nodes(lab: Lab, host = 0): Promise<NodeRow[]> {
+    const r = await lab.exec(
+        host,
+        "docker node inspect $(docker node ls -q) --format " +
+            "'{{.ID}} {{.Description.Hostname}} {{.Status.State}} {{.Spec.Availability}} " +
+            "{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{else}}worker{{end}} " +
+            "{{if .ManagerStatus}}{{.ManagerStatus.Addr}}{{else}}{{.Status.Addr}}{{end}}'",
+    );
+    assert.strictEqual(r.code, 0, r.stderr);
+    return r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => {
+            const [id, hostname, status, availability, manager, addr] = l.split(" ");
+            return { id, hostname, status, availability, manager, addr: addr.replace(/:2377$/, "") };
+        })
+        .sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+async function swarmState(lab: Lab, host: number): Promise<string> {
+    return (await lab.exec(host, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'")).stdout.trim();
+}
+
+async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
+    const end = Date.now() + seconds * 1000;
+    while (Date.now() < end) {
+        if (await check()) {
+            return;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.fail(`${what}: not within ${seconds} s`);
+}
+
+describe("lab: SwarmCluster bootstrap for real over SSH", function () {
+    this.timeout(180000);
+    let lab: Lab;
+    let engine: LabEngine;
+    let cluster: SwarmClusterType | undefined;
+    const timings: string[] = [];
+
+    before(async function () {
+        const reason = labUnavailableReason();
+        if (reason) {
+            console.log(`    lab tests skipped: ${reason}`);
+            this.skip();
+        }
+        lab = await startLab({ hosts: 5, name: "cluster" });
+        // managers on hosts 0-2 (lab-1..3), workers on hosts 3-4 (lab-4, lab-5), whatever the counts.
+        engine = new LabEngine(lab, (name) => {
+            const m = /-(manager|worker)-(\d+)$/.exec(name);
+            assert.ok(m, name);
+            return m[1] === "manager" ? Number(m[2]) : 3 + Number(m[2]);
+        });
+    });
+
+    after(async () => {
+        if (lab) {
+            await lab.teardown();
+            console.log(`    lab: ${timings.join("; ")}`);
+        }
+    });
+
+    beforeEach(async () => {
+        await Promise.all(lab.hosts.map((_, i) => lab.resetDocker(i)));
+    });
+
+    const program = (args: Partial<SwarmClusterArgs>) => async () => {
+        const { SwarmCluster } = await import("../../components");
+        cluster = new SwarmCluster("lab", {
+            adminCidrBlocks: ["10.77.0.0/16"],
+            sshUser: "root",
+            sshPublicKey: "ssh-ed25519 AAAAlab",
+            sshPrivateKey: lab.privateKey,
+            dockerReadyTimeoutSeconds: 30,
+            drainTimeoutSeconds: 30,
+            managerCount: 3,
+            workerCount: 2,
+            ...args,
+        });
+    };
+
+    async function up(args: Partial<SwarmClusterArgs>, previous?: Deployment, what = ""): Promise<UpResult> {
+        const r = await engine.up(program(args), previous);
+        if (what) {
+            timings.push(`${what} ${r.ms} ms`);
+        }
+        return r;
+    }
+
+    function ok(r: UpResult): Deployment {
+        assert.deepStrictEqual(r.failures, []);
+        return r.deployment;
+    }
+
+    it("3 managers + 2 workers: 5 Ready nodes, a Leader and 2 Reachable managers, each advertising its private address", async () => {
+        ok(await up({}, undefined, "bootstrap 3+2"));
+        const rows = await nodes(lab);
+        assert.deepStrictEqual(
+            rows.map((r) => `${r.hostname} ${r.status} ${r.availability} ${r.manager} ${r.addr}`),
+            [
+                "lab-1 ready active leader 10.77.0.11",
+                "lab-2 ready active reachable 10.77.0.12",
+                "lab-3 ready active reachable 10.77.0.13",
+                "lab-4 ready active worker 10.77.0.14",
+                "lab-5 ready active worker 10.77.0.15",
+            ],
+        );
+        // The component's outputs come from the real swarm.
+        const ids = await unwrap(cluster!.bootstrap.nodeIds);
+        assert.deepStrictEqual(
+            Object.values(ids).sort(),
+            rows.map((r) => r.id).sort(),
+        );
+        assert.strictEqual((await lab.exec(0, "docker node inspect self --format '{{index .Spec.Labels \"pulumi-swarm.host\"}}'")).stdout.trim(), "manager-0");
+    });
+
+    it("a second run changes nothing: with state it runs nothing; re-running every create script keeps node IDs and leader", async () => {
+        const first = ok(await up({}));
+        const before = await nodes(lab);
+        const again = await up({}, first, "second run with state");
+        ok(again);
+        assert.deepStrictEqual(again.steps, []);
+        const fresh = await up({}, undefined, "second run, every script again");
+        ok(fresh);
+        assert.strictEqual(fresh.steps.filter((s) => s.op === "create").length, 13);
+        assert.deepStrictEqual(await nodes(lab), before);
+    });
+
+    it("scale in workers 2 -> 1: the worker is drained, leaves and is removed; its tasks move; no Down node", async () => {
+        const first = ok(await up({}));
+        const svc = await lab.exec(
+            0,
+            "docker service create -d --name spread --replicas 4 --constraint node.role==worker --no-resolve-image " +
+                "--stop-grace-period 1s lab/busybox:latest sleep 100000",
+        );
+        assert.strictEqual(svc.code, 0, svc.stderr);
+        const onHost = async (name: string) =>
+            (await lab.exec(0, "docker service ps spread --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).stdout
+                .split("\n")
+                .filter((l) => l.startsWith(`${name} Running`)).length;
+        await until("tasks running on both workers", 60, async () => (await onHost("lab-4")) > 0 && (await onHost("lab-5")) > 0);
+
+        const r = await up({ workerCount: 1 }, first, "scale in 2->1 workers");
+        ok(r);
+        assert.deepStrictEqual(
+            r.steps.map((s) => `${s.op} ${s.name}`),
+            ["delete lab-swarm-member-worker-1", "delete lab-swarm-join-worker-1", "delete lab-swarm-remove-worker-1"],
+        );
+        const rows = await nodes(lab);
+        assert.deepStrictEqual(rows.map((x) => `${x.hostname} ${x.status}`), ["lab-1 ready", "lab-2 ready", "lab-3 ready", "lab-4 ready"]);
+        assert.match(await swarmState(lab, 4), /^inactive/);
+        await until("all 4 tasks running on the remaining worker", 60, async () => (await onHost("lab-4")) === 4);
+    });
+
+    it("scale in managers 3 -> 1: demoted one at a time, left, removed; quorum kept; no Down node", async () => {
+        const first = ok(await up({ workerCount: 1 }));
+        const r = await up({ managerCount: 1, workerCount: 1 }, first, "scale in 3->1 managers");
+        ok(r);
+        assert.deepStrictEqual(
+            r.steps.map((s) => s.op + " " + s.name.replace(/-manager-\d$/, "-manager-N")),
+            [
+                "delete lab-swarm-member-manager-N",
+                "delete lab-swarm-member-manager-N",
+                "delete lab-swarm-join-manager-N",
+                "delete lab-swarm-join-manager-N",
+                "delete lab-swarm-remove-manager-N",
+                "delete lab-swarm-remove-manager-N",
+            ],
+        );
+        const rows = await nodes(lab);
+        assert.deepStrictEqual(rows.map((x) => `${x.hostname} ${x.status} ${x.manager}`), ["lab-1 ready leader", "lab-4 ready worker"]);
+        assert.match(await swarmState(lab, 1), /^inactive/);
+        assert.match(await swarmState(lab, 2), /^inactive/);
+    });
+
+    it("blank state: after every host left its swarm, the program forms a new swarm instead of trusting old outputs", async () => {
+        ok(await up({}));
+        const oldCluster = await unwrap(cluster!.bootstrap.clusterId);
+        await Promise.all(lab.hosts.map((_, i) => lab.exec(i, "docker swarm leave --force")));
+        for (let i = 0; i < 5; i++) {
+            assert.match(await swarmState(lab, i), /^inactive/);
+        }
+        // Every create script runs again, as when the nodes are replaced and their commands with them.
+        ok(await up({}, undefined, "re-bootstrap from blank"));
+        const newCluster = await unwrap(cluster!.bootstrap.clusterId);
+        assert.notStrictEqual(newCluster, oldCluster);
+        assert.strictEqual((await lab.exec(0, "docker info --format '{{.Swarm.Cluster.ID}}'")).stdout.trim(), newCluster);
+        assert.deepStrictEqual((await nodes(lab)).map((x) => `${x.hostname} ${x.status}`), [
+            "lab-1 ready",
+            "lab-2 ready",
+            "lab-3 ready",
+            "lab-4 ready",
+            "lab-5 ready",
+        ]);
+    });
+
+    it("a host already in another swarm: the run fails with a clear message and that host's membership is unchanged", async () => {
+        const init = await lab.exec(4, "docker swarm init --advertise-addr 10.77.0.15");
+        assert.strictEqual(init.code, 0, init.stderr);
+        const before = await swarmState(lab, 4);
+        const r = await up({});
+        const failure = r.failures.find((f) => f.name === "lab-swarm-join-worker-1");
+        assert.ok(failure, JSON.stringify(r.failures));
+        assert.match(
+            failure.message,
+            /^lab-swarm-join-worker-1: exit 1: pulumi-swarm: lab-5 \(10\.77\.0\.15\) is already in another swarm, whose managers are at: 10\.77\.0\.15:2377 \. Nothing was changed\./,
+        );
+        assert.strictEqual(await swarmState(lab, 4), before);
+        assert.strictEqual((await lab.exec(4, "docker node ls -q | wc -l")).stdout.trim(), "1");
+        // The rest of the swarm formed; the refused host is not in it.
+        assert.deepStrictEqual((await nodes(lab)).map((x) => x.hostname), ["lab-1", "lab-2", "lab-3", "lab-4"]);
+    });
+
+    it("fault: with one of 3 managers' dockerd stopped, a new service converges; restarted, it is Reachable again", async () => {
+        ok(await up({}));
+        await lab.stopDocker(2);
+        await until("lab-3 seen down", 30, async () => (await nodes(lab)).find((x) => x.hostname === "lab-3")?.status === "down");
+        const svc = await lab.exec(
+            0,
+            "docker service create -d --name during-fault --replicas 3 --no-resolve-image --stop-grace-period 1s lab/busybox:latest sleep 100000",
+        );
+        assert.strictEqual(svc.code, 0, svc.stderr);
+        await until("3/3 replicas running", 60, async () => (await lab.exec(0, "docker service ls --filter name=during-fault --format '{{.Replicas}}'")).stdout.trim() === "3/3");
+        const t = Date.now();
+        await lab.startDocker(2);
+        await until("lab-3 Reachable again", 60, async () => {
+            const row = (await nodes(lab)).find((x) => x.hostname === "lab-3");
+            return row?.status === "ready" && row.manager === "reachable";
+        });
+        timings.push(`manager back Reachable ${Date.now() - t} ms after dockerd start`);
+    });
+
+    it("full teardown: after the destroy driver no host is in a swarm", async () => {
+        const d = ok(await up({}));
+        const t = Date.now();
+        const steps = await engine.destroy(d);
+        timings.push(`destroy ${Date.now() - t} ms`);
+        assert.strictEqual(steps.length, 13);
+        assert.strictEqual(steps[steps.length - 1].name, "lab-swarm-init");
+        for (let i = 0; i < 5; i++) {
+            assert.strictEqual(await swarmState(lab, i), "inactive");
+        }
+    });
+});
