@@ -2,6 +2,7 @@
 // figures are what to read (and what the README quotes).
 import { spawnSync } from "child_process";
 import * as path from "path";
+import { labBench } from "./lab";
 
 interface GraphFigure {
     managers: number;
@@ -33,3 +34,8 @@ const live = figures.map((f) => f.liveHeapMB).sort((a, b) => a - b);
 console.log(`  live heap after GC: median ${median(live).toFixed(0)} MB (what the graph keeps; the rest of the peak is garbage not yet collected)`);
 const small = graph(3, 2);
 console.log(`  for scale, 3 managers + 2 workers: ${small.resources} resources, ${small.ms.toFixed(0)} ms, ${small.peakRssMB.toFixed(0)} MB`);
+
+labBench().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { SwarmArgumentError, throwIfAny } from "./errors";
 import { VALID_MANAGER_COUNTS } from "./validation";
-import { renderMemberCreate, renderMemberDelete, renderRemoverCreate, renderRemoverDelete } from "./scripts/membership";
+import { renderMemberCreate, renderMemberDelete, renderRemoverDelete } from "./scripts/membership";
 import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "./scripts/swarmInit";
 import { SwarmRole, parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "./scripts/swarmJoin";
 
@@ -198,7 +198,6 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                 `${name}-remove-${h.key}`,
                 {
                     connection: firstConnection,
-                    create: renderRemoverCreate(h.key),
                     delete: renderRemoverDelete(h.key),
                     triggers: identity(h),
                     addPreviousOutputInEnv: false,

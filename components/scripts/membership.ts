@@ -11,9 +11,11 @@ import {
 import { SwarmRole } from "./swarmJoin";
 
 /**
- * Scripts that run on the first manager to manage one node's membership. They take the
- * membership lock first, so that removals (drain, demote, rm) go one node at a time and a
- * scale-in of managers never demotes two at once.
+ * Scripts that run on the first manager to manage one node's membership. The delete
+ * scripts take the membership lock first, so that removals (drain, demote, rm) go one node
+ * at a time and a scale-in of managers never demotes two at once. The create scripts do
+ * not: they touch only their own node, and a lock there would queue every join of a new
+ * cluster behind the others.
  */
 
 export interface MembershipScriptArgs {
@@ -32,8 +34,9 @@ function check(args: MembershipScriptArgs): void {
 
 /**
  * After a join: labels the node with its host key (the remover finds it by that label, and
- * compose files may place services by it), makes it available, and gives it its role, so a
- * host whose role changes is promoted or demoted in place.
+ * compose files may place services by it), makes it available, gives it its role (so a host
+ * whose role changes is promoted or demoted in place), and removes Down nodes that the same
+ * host key left behind, so no phantom node stays in `docker node ls`.
  */
 export function renderMemberCreate(args: MembershipScriptArgs): string {
     check(args);
@@ -41,11 +44,17 @@ export function renderMemberCreate(args: MembershipScriptArgs): string {
     const change = args.role === "manager" ? "promote" : "demote";
     return [
         prelude(`${args.hostKey} (node ${args.nodeId}) is labelled, active, and a ${args.role}`),
-        takeMembershipLock(),
         `dkr node update --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)} ${id} >/dev/null`,
         `if [ "$(dkr node inspect ${id} --format '{{.Spec.Role}}')" != ${args.role} ]; then`,
         `  dkr node ${change} ${id} >/dev/null`,
         "fi",
+        `# Down nodes this host key left behind (an instance replaced without a clean leave).`,
+        labelledNodes(args.hostKey),
+        "labelled | while read -r other st; do",
+        `  if [ "$other" != ${id} ] && [ "$st" = down ]; then`,
+        '    dkr node rm "$other" >/dev/null',
+        "  fi",
+        "done",
         "",
     ].join("\n");
 }
@@ -111,26 +120,6 @@ function onlyOnAManager(): string {
         "if [ \"$(dkr info --format '{{.Swarm.ControlAvailable}}')\" != true ]; then",
         "  exit 0",
         "fi",
-        "",
-    ].join("\n");
-}
-
-/**
- * Before a join: removes nodes this host key left behind Down (an instance replaced
- * without a clean leave), so no phantom node stays in `docker node ls`.
- */
-export function renderRemoverCreate(hostKey: string): string {
-    checkWord("hostKey", hostKey);
-    return [
-        prelude(`remove Down nodes left behind by ${hostKey}`),
-        takeMembershipLock(),
-        onlyOnAManager(),
-        labelledNodes(hostKey),
-        "labelled | while read -r id st; do",
-        '  if [ "$st" = down ]; then',
-        '    dkr node rm "$id" >/dev/null',
-        "  fi",
-        "done",
         "",
     ].join("\n");
 }

@@ -239,7 +239,9 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             // Membership changes run on the first manager, under its lock.
             const conn = plain<{ host: string }>(member.inputs.connection);
             assert.strictEqual(conn.host, plain<{ host: string }>(cmd("init").inputs.connection).host);
-            assert.match(script(member, "create"), /flock 9/);
+            assert.match(script(member, "delete"), /flock 9/);
+            assert.match(script(remover, "delete"), /flock 9/);
+            assert.doesNotMatch(script(member, "create"), /flock/);
         }
         assert.match(script(cmd("member-manager-1"), "create"), /dkr node promote manager1node/);
         assert.match(script(cmd("member-worker-0"), "create"), /dkr node demote worker0node/);

@@ -8,7 +8,6 @@ import { renderCloudInit, dockerAptVersion } from "../../components/scripts/clou
 import {
     renderMemberCreate,
     renderMemberDelete,
-    renderRemoverCreate,
     renderRemoverDelete,
 } from "../../components/scripts/membership";
 import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "../../components/scripts/swarmInit";
@@ -57,7 +56,6 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     { file: "member-create-worker.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }) },
     { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }) },
     { file: "member-delete-manager.sh", shell: "sh", render: () => renderMemberDelete({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
-    { file: "remover-create.sh", shell: "sh", render: () => renderRemoverCreate("worker-3") },
     { file: "remover-delete.sh", shell: "sh", render: () => renderRemoverDelete("worker-3") },
 ];
 

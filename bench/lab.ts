@@ -1,0 +1,94 @@
+// Bootstrap time in the lab: the SwarmCluster component (every remote.Command over real
+// SSH, through the lab engine) beside the floor: the fewest raw commands over SSH that form
+// the same swarm (init; read both tokens; every join in parallel), in the same process,
+// against the same hosts. N nodes = 3 managers + (N - 3) workers.
+import { LabEngine } from "../test/lab/engine";
+import { Lab, labUnavailableReason, sshExec, startLab } from "../test/lab/lab";
+
+async function ssh(lab: Lab, i: number, cmd: string): Promise<string> {
+    const h = lab.hosts[i];
+    const r = await sshExec({ host: h.sshHost, port: h.sshPort, user: lab.user, privateKey: lab.privateKey }, h.hostKey, cmd);
+    if (r.code !== 0) {
+        throw new Error(`${h.name}: ${cmd}: ${r.stderr}`);
+    }
+    return r.stdout.trim();
+}
+
+async function floor(lab: Lab, n: number): Promise<number> {
+    const t = Date.now();
+    const addr = lab.hosts[0].privateAddress;
+    await ssh(lab, 0, `docker swarm init --advertise-addr ${addr}`);
+    const [worker, manager] = await Promise.all([ssh(lab, 0, "docker swarm join-token -q worker"), ssh(lab, 0, "docker swarm join-token -q manager")]);
+    await Promise.all(
+        Array.from({ length: n - 1 }, (_, k) => k + 1).map((i) =>
+            ssh(lab, i, `docker swarm join --token ${i < 3 ? manager : worker} --advertise-addr ${lab.hosts[i].privateAddress} ${addr}:2377`),
+        ),
+    );
+    return Date.now() - t;
+}
+
+async function component(lab: Lab, n: number): Promise<number> {
+    const engine = new LabEngine(lab, (name) => {
+        const m = /-(manager|worker)-(\d+)$/.exec(name)!;
+        return m[1] === "manager" ? Number(m[2]) : 3 + Number(m[2]);
+    });
+    const r = await engine.up(async () => {
+        const { SwarmCluster } = await import("../components");
+        new SwarmCluster("bench", {
+            adminCidrBlocks: ["10.77.0.0/16"],
+            sshUser: "root",
+            sshPublicKey: "ssh-ed25519 AAAAbench",
+            sshPrivateKey: lab.privateKey,
+            managerCount: 3,
+            workerCount: n - 3,
+        });
+    });
+    if (r.failures.length > 0) {
+        throw new Error(JSON.stringify(r.failures));
+    }
+    // The time from the first command to the last: the bootstrap itself.
+    return r.ms;
+}
+
+async function joined(lab: Lab, n: number): Promise<void> {
+    const count = Number(await ssh(lab, 0, "docker node ls -q | wc -l"));
+    if (count !== n) {
+        throw new Error(`expected ${n} nodes, found ${count}`);
+    }
+}
+
+export async function labBench(): Promise<void> {
+    const reason = labUnavailableReason();
+    if (reason) {
+        console.log(`Lab bootstrap benchmark skipped: ${reason}`);
+        return;
+    }
+    const lab = await startLab({ hosts: 7, name: "bench" });
+    try {
+        const runs = 5;
+        const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+        const reset = () => Promise.all(lab.hosts.map((_, i) => lab.resetDocker(i)));
+        const results: Record<number, { component: number; floor: number }> = {};
+        console.log(`Lab bootstrap (real dockerd + sshd per host, ${runs} runs each, median):`);
+        for (const n of [3, 5, 7]) {
+            const c: number[] = [];
+            const f: number[] = [];
+            for (let k = 0; k < runs; k++) {
+                await reset();
+                f.push(await floor(lab, n));
+                await joined(lab, n);
+                await reset();
+                c.push(await component(lab, n));
+                await joined(lab, n);
+            }
+            results[n] = { component: median(c), floor: median(f) };
+            console.log(
+                `  ${n} nodes: component ${results[n].component} ms, floor ${results[n].floor} ms, ` +
+                    `ratio ${(results[n].component / results[n].floor).toFixed(2)} (goal: at most 1.5)`,
+            );
+        }
+        console.log(`  7 nodes / 3 nodes through the component: ${(results[7].component / results[3].component).toFixed(2)} (goal: at most 1.5)`);
+    } finally {
+        await lab.teardown();
+    }
+}
