@@ -98,8 +98,8 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         });
     };
 
-    async function up(args: Partial<SwarmClusterArgs>, previous?: Deployment, what = ""): Promise<UpResult> {
-        const r = await engine.up(program(args), previous);
+    async function up(args: Partial<SwarmClusterArgs>, previous?: Deployment, what = "", replace: string[] = []): Promise<UpResult> {
+        const r = await engine.up(program(args), previous, replace);
         if (what) {
             timings.push(`${what} ${r.ms} ms`);
         }
@@ -194,24 +194,41 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
     });
 
     it("blank state: after every host left its swarm, the program forms a new swarm instead of trusting old outputs", async () => {
-        ok(await up({}));
+        const first = ok(await up({}));
         const oldCluster = await unwrap(cluster!.bootstrap.clusterId);
-        await Promise.all(lab.hosts.map((_, i) => lab.exec(i, "docker swarm leave --force")));
-        for (let i = 0; i < 5; i++) {
-            assert.match(await swarmState(lab, i), /^inactive/);
-        }
-        // Every create script runs again, as when the nodes are replaced and their commands with them.
-        ok(await up({}, undefined, "re-bootstrap from blank"));
-        const newCluster = await unwrap(cluster!.bootstrap.clusterId);
-        assert.notStrictEqual(newCluster, oldCluster);
-        assert.strictEqual((await lab.exec(0, "docker info --format '{{.Swarm.Cluster.ID}}'")).stdout.trim(), newCluster);
-        assert.deepStrictEqual((await nodes(lab)).map((x) => `${x.hostname} ${x.status}`), [
-            "lab-1 ready",
-            "lab-2 ready",
-            "lab-3 ready",
-            "lab-4 ready",
-            "lab-5 ready",
-        ]);
+        const leaveAll = async () => {
+            await Promise.all(lab.hosts.map((_, i) => lab.exec(i, "docker swarm leave --force")));
+            for (let i = 0; i < 5; i++) {
+                assert.strictEqual(await swarmState(lab, i), "inactive");
+            }
+        };
+        const formed = async (previousCluster: string) => {
+            const newCluster = await unwrap(cluster!.bootstrap.clusterId);
+            assert.notStrictEqual(newCluster, previousCluster);
+            assert.strictEqual((await lab.exec(0, "docker info --format '{{.Swarm.Cluster.ID}}'")).stdout.trim(), newCluster);
+            assert.deepStrictEqual((await nodes(lab)).map((x) => `${x.hostname} ${x.status}`), [
+                "lab-1 ready",
+                "lab-2 ready",
+                "lab-3 ready",
+                "lab-4 ready",
+                "lab-5 ready",
+            ]);
+            return newCluster;
+        };
+        // With the state kept: `pulumi up --replace <init>` re-runs the init, and every join
+        // and member updates because the new swarm's IDs are in their inputs.
+        await leaveAll();
+        const replaced = await up({}, first, "re-bootstrap from blank, with state (--replace init)", ["lab-swarm-init"]);
+        ok(replaced);
+        assert.deepStrictEqual(
+            replaced.steps.filter((x) => x.name === "lab-swarm-init").map((x) => x.op),
+            ["replace-delete", "create"],
+        );
+        const second = await formed(oldCluster);
+        // With no state (every create script runs, as when the nodes are replaced with their commands).
+        await leaveAll();
+        ok(await up({}, undefined, "re-bootstrap from blank, no state"));
+        await formed(second);
     });
 
     it("a host already in another swarm: the run fails with a clear message and that host's membership is unchanged", async () => {

@@ -94,7 +94,11 @@ export class LabEngine {
         return r;
     }
 
-    async up(program: () => unknown, previous?: Deployment): Promise<UpResult> {
+    /**
+     * @param replace names of commands to replace even if their inputs are unchanged, as
+     *   `pulumi up --replace <urn>` does (delete first: the component asks deleteBeforeReplace)
+     */
+    async up(program: () => unknown, previous?: Deployment, replace: string[] = []): Promise<UpResult> {
         const start = Date.now();
         const steps: Step[] = [];
         const failures: { name: string; message: string }[] = [];
@@ -123,12 +127,12 @@ export class LabEngine {
                 const before = byTypeAndName.get(`${type}::${name}`);
                 const conn = inputs.connection as Connection;
                 const stdin = inputs.stdin as string | undefined;
-                if (before && JSON.stringify(before.inputs) === JSON.stringify(inputs)) {
+                const forced = replace.includes(name);
+                if (before && !forced && JSON.stringify(before.inputs) === JSON.stringify(inputs)) {
                     return before.outputs;
                 }
                 if (before) {
-                    const replace = JSON.stringify(before.inputs.triggers) !== JSON.stringify(inputs.triggers);
-                    if (replace) {
+                    if (forced || JSON.stringify(before.inputs.triggers) !== JSON.stringify(inputs.triggers)) {
                         if (before.inputs.delete) {
                             await step(name, "replace-delete", () =>
                                 this.run(name, before.inputs.connection as Connection, before.inputs.delete as string),
