@@ -113,8 +113,10 @@ export function validateSwarmHosts(hosts: readonly SwarmHost[]): void {
  *   stdin; on delete, `docker swarm leave`), `<name>-member-<key>` (on the first manager;
  *   labels the node and sets its role; on delete, drains it and demotes it).
  *
- * Joins depend on the init (and their own remover) only, so they run in parallel; Pulumi
- * deletes in reverse, so a removed node is drained, demoted, leaves and is removed, in that order.
+ * Worker joins depend on the init (and their own remover) only, so they run in parallel;
+ * manager joins also wait for the previous manager's join, because Raft adds managers one
+ * at a time. Pulumi deletes in reverse, so a removed node is drained, demoted, leaves and
+ * is removed, in that order.
  */
 export class SwarmBootstrap extends pulumi.ComponentResource {
     /** The swarm's cluster ID. */
@@ -142,17 +144,19 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
         const privateKey = pulumi.secret(args.privateKey);
         const after = args.connectAfter ?? [];
 
-        const connect = (h: SwarmHost): command.types.input.remote.ConnectionArgs => ({
+        const connect = (h: SwarmHost): pulumi.Output<command.types.input.remote.ConnectionArgs> =>
+            pulumi.output({
             host: h.sshHost,
             port: h.sshPort ?? 22,
             user: h.sshUser,
             privateKey,
             dialErrorLimit: args.sshDialErrorLimit ?? d.sshDialErrorLimit,
             perDialTimeout: d.sshPerDialTimeoutSeconds,
-        });
+            });
         // A host is the same host while these stay the same; when they change, its commands
         // are replaced (delete first: the old node leaves before the new one joins).
-        const identity = (h: SwarmHost) => [h.key, h.role, h.sshHost, h.sshPort ?? 22, h.privateAddress];
+        // One Output per host, shared by its three commands.
+        const identity = (h: SwarmHost) => pulumi.output([h.key, h.role, h.sshHost, h.sshPort ?? 22, h.privateAddress]);
         const minutes = (seconds: number) => `${Math.ceil(seconds / 60) + 5}m`;
 
         const first = args.hosts.find((h) => h.role === "manager")!;
@@ -191,15 +195,25 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
         this.managerJoinToken = pulumi.secret(initResult.managerToken);
         this.managerAddress = pulumi.output(first.privateAddress);
 
-        const nodeIds: pulumi.Output<[string, string]>[] = [this.leaderNodeId.apply((id): [string, string] => [first.key, id])];
+        const nodeIds: Record<string, pulumi.Output<string>> = { [first.key]: this.leaderNodeId };
+        // One stdin per role, shared by every join of that role.
+        const joinStdin = {
+            manager: pulumi.secret(pulumi.interpolate`${this.managerJoinToken}\n`),
+            worker: pulumi.secret(pulumi.interpolate`${this.workerJoinToken}\n`),
+        };
 
+        // Managers join one at a time: Raft adds one member per configuration change, and two
+        // managers joining at once can hang (seen in the lab with Docker 20.10 for over ten
+        // minutes). Workers join in parallel, each after the init alone.
+        let previousManagerJoin: command.remote.Command | undefined;
         for (const h of args.hosts.filter((x) => x !== first)) {
+            const triggers = identity(h);
             const remover = new command.remote.Command(
                 `${name}-remove-${h.key}`,
                 {
                     connection: firstConnection,
                     delete: renderRemoverDelete(h.key),
-                    triggers: identity(h),
+                    triggers,
                     addPreviousOutputInEnv: false,
                 },
                 { parent: this, dependsOn: [init], deleteBeforeReplace: true, customTimeouts: { delete: "5m" } },
@@ -220,18 +234,21 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                                 dockerReadyTimeoutSeconds: readySeconds,
                             }),
                         ),
-                    stdin: pulumi.secret(pulumi.interpolate`${h.role === "manager" ? this.managerJoinToken : this.workerJoinToken}\n`),
+                    stdin: joinStdin[h.role],
                     delete: renderSwarmLeave(h.key, d.leaveTimeoutSeconds),
-                    triggers: identity(h),
+                    triggers,
                     addPreviousOutputInEnv: false,
                 },
                 {
                     parent: this,
-                    dependsOn: [init, remover],
+                    dependsOn: h.role === "manager" && previousManagerJoin ? [init, remover, previousManagerJoin] : [init, remover],
                     deleteBeforeReplace: true,
                     customTimeouts: { create: minutes(readySeconds), update: minutes(readySeconds), delete: minutes(d.leaveTimeoutSeconds) },
                 },
             );
+            if (h.role === "manager") {
+                previousManagerJoin = join;
+            }
             const nodeId = join.stdout.apply((out) => {
                 try {
                     return parseSwarmJoinOutput(out).nodeId;
@@ -245,7 +262,7 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                     connection: firstConnection,
                     create: nodeId.apply((id) => renderMemberCreate({ hostKey: h.key, nodeId: id, role: h.role })),
                     delete: nodeId.apply((id) => renderMemberDelete({ hostKey: h.key, nodeId: id, role: h.role }, drainSeconds)),
-                    triggers: identity(h),
+                    triggers,
                     addPreviousOutputInEnv: false,
                 },
                 {
@@ -255,9 +272,9 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                     customTimeouts: { delete: minutes(drainSeconds + 60) },
                 },
             );
-            nodeIds.push(nodeId.apply((id): [string, string] => [h.key, id]));
+            nodeIds[h.key] = nodeId;
         }
-        this.nodeIds = pulumi.all(nodeIds).apply((pairs) => Object.fromEntries(pairs));
+        this.nodeIds = pulumi.all(nodeIds);
 
         this.registerOutputs({
             clusterId: this.clusterId,

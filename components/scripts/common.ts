@@ -35,10 +35,10 @@ export function attemptsFor(timeoutSeconds: number): number {
  * SSH itself is retried by the connection (dialErrorLimit); this covers cloud-init still
  * installing Docker after sshd is up.
  */
-export function waitForDocker(timeoutSeconds: number): string {
+export function waitForDocker(timeoutSeconds: number, probe = "dkr info >/dev/null 2>&1"): string {
     return [
         "i=0",
-        "until dkr info >/dev/null 2>&1; do",
+        `until ${probe}; do`,
         "  i=$((i + 1))",
         `  if [ "$i" -ge ${attemptsFor(timeoutSeconds)} ]; then`,
         `    echo "pulumi-swarm: Docker did not answer on $(hostname) within ${timeoutSeconds} s; is cloud-init still installing it? See /var/log/cloud-init-output.log on the node." >&2`,
@@ -49,6 +49,9 @@ export function waitForDocker(timeoutSeconds: number): string {
         "",
     ].join("\n");
 }
+
+/** The probe that waits for Docker and reads the swarm state in one call. */
+export const STATE_PROBE = "state=$(dkr info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)";
 
 /** Sets `state` to the node's swarm state: inactive, pending, active, error or locked. */
 export function readSwarmState(): string {

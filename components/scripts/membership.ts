@@ -41,17 +41,12 @@ function check(args: MembershipScriptArgs): void {
 export function renderMemberCreate(args: MembershipScriptArgs): string {
     check(args);
     const id = shellQuote(args.nodeId);
-    const change = args.role === "manager" ? "promote" : "demote";
     return [
         prelude(`${args.hostKey} (node ${args.nodeId}) is labelled, active, and a ${args.role}`),
-        `dkr node update --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)} ${id} >/dev/null`,
-        `if [ "$(dkr node inspect ${id} --format '{{.Spec.Role}}')" != ${args.role} ]; then`,
-        `  dkr node ${change} ${id} >/dev/null`,
-        "fi",
-        `# Down nodes this host key left behind (an instance replaced without a clean leave).`,
-        labelledNodes(args.hostKey),
-        "labelled | while read -r other st; do",
-        `  if [ "$other" != ${id} ] && [ "$st" = down ]; then`,
+        `dkr node update --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)} --role ${args.role} ${id} >/dev/null`,
+        "# Down nodes this host key left behind (an instance replaced without a clean leave).",
+        `dkr node ls --filter ${shellQuote(`node.label=${HOST_LABEL}=${args.hostKey}`)} --format '{{.ID}} {{.Status}}' | while read -r other st; do`,
+        `  if [ "$other" != ${id} ] && [ "$st" = Down ]; then`,
         '    dkr node rm "$other" >/dev/null',
         "  fi",
         "done",
@@ -101,15 +96,11 @@ export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSecon
     ].join("\n");
 }
 
-/** Lists "ID STATE" of every node labelled with this host key (none when the swarm is gone). */
+/** Lists "ID STATUS" of every node labelled with this host key (none when the swarm is gone). */
 function labelledNodes(hostKey: string): string {
     return [
         "labelled() {",
-        "  ids=$(dkr node ls -q)",
-        '  if [ -n "$ids" ]; then',
-        "    # shellcheck disable=SC2086",
-        `    dkr node inspect $ids --format '{{.ID}} {{index .Spec.Labels "${HOST_LABEL}"}} {{.Status.State}}' | awk -v k=${shellQuote(hostKey)} '$2 == k { print $1, $3 }'`,
-        "  fi",
+        `  dkr node ls --filter ${shellQuote(`node.label=${HOST_LABEL}=${hostKey}`)} --format '{{.ID}} {{.Status}}'`,
         "}",
         "",
     ].join("\n");

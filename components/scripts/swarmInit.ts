@@ -1,5 +1,5 @@
 import { shellQuote } from "../shell";
-import { CLUSTER_LABEL, HOST_LABEL, checkSeconds, checkWord, prelude, readSwarmState, waitForDocker } from "./common";
+import { CLUSTER_LABEL, HOST_LABEL, STATE_PROBE, checkSeconds, checkWord, prelude, readSwarmState, waitForDocker } from "./common";
 
 export interface SwarmInitScriptArgs {
     /** The swarm's name; the first manager carries it as the `pulumi-swarm.cluster` label. */
@@ -31,19 +31,19 @@ export function renderSwarmInit(args: SwarmInitScriptArgs): string {
     const hostLabel = `${HOST_LABEL}=${args.hostKey}`;
     return [
         prelude(`swarm init on the first manager (${args.hostKey})`),
-        waitForDocker(args.dockerReadyTimeoutSeconds),
-        readSwarmState(),
+        waitForDocker(args.dockerReadyTimeoutSeconds, STATE_PROBE),
+        "created=no",
         'case "$state" in',
         "  inactive)",
         `    dkr swarm init --advertise-addr ${addr} --listen-addr ${shellQuote(args.advertiseAddress + ":2377")} >/dev/null`,
-        `    dkr node update --label-add ${shellQuote(clusterLabel)} --label-add ${shellQuote(hostLabel)} "$(dkr info --format '{{.Swarm.NodeID}}')" >/dev/null`,
+        "    created=yes",
         "    ;;",
         "  active)",
         `    if [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" != true ]; then`,
         `      echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) is a worker in another swarm, so it cannot be the first manager of ${args.clusterName}. Nothing was changed. Run 'docker swarm leave' on it, or put another host first." >&2`,
         "      exit 1",
         "    fi",
-        `    owner=$(dkr node inspect "$(dkr info --format '{{.Swarm.NodeID}}')" --format '{{index .Spec.Labels "${CLUSTER_LABEL}"}}')`,
+        `    owner=$(dkr node inspect self --format '{{index .Spec.Labels "${CLUSTER_LABEL}"}}')`,
         `    if [ "$owner" != ${cluster} ]; then`,
         `      echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) already manages another swarm (cluster label: '$owner'), not ${args.clusterName}. Nothing was changed. Run 'docker swarm leave --force' on it if that swarm should go." >&2`,
         "      exit 1",
@@ -58,9 +58,14 @@ export function renderSwarmInit(args: SwarmInitScriptArgs): string {
         "    exit 1",
         "    ;;",
         "esac",
+        "ids=$(dkr info --format '{{.Swarm.Cluster.ID}} {{.Swarm.NodeID}}')",
+        'cluster_id=${ids% *}',
+        'node_id=${ids#* }',
+        'if [ "$created" = yes ]; then',
+        `  dkr node update --label-add ${shellQuote(clusterLabel)} --label-add ${shellQuote(hostLabel)} "$node_id" >/dev/null`,
+        "fi",
         "printf '{\"clusterId\":\"%s\",\"nodeId\":\"%s\",\"workerToken\":\"%s\",\"managerToken\":\"%s\"}\\n' \\",
-        "  \"$(dkr info --format '{{.Swarm.Cluster.ID}}')\" \"$(dkr info --format '{{.Swarm.NodeID}}')\" \\",
-        "  \"$(dkr swarm join-token -q worker)\" \"$(dkr swarm join-token -q manager)\"",
+        '  "$cluster_id" "$node_id" "$(dkr swarm join-token -q worker)" "$(dkr swarm join-token -q manager)"',
         "",
     ].join("\n");
 }

@@ -17,6 +17,8 @@ export interface SwarmJoinScriptArgs {
 
 /** How many times a join is tried before the command fails (a manager join can race Raft). */
 export const JOIN_ATTEMPTS = 3;
+/** How long a join that timed out (and goes on in the background) is waited for. */
+export const JOIN_SETTLE_SECONDS = 60;
 
 /**
  * Joins this node to the swarm. The join token comes on standard input (so it never sits
@@ -25,7 +27,9 @@ export const JOIN_ATTEMPTS = 3;
  *
  * Decided from what the host reports: a node already in this swarm (its managers include
  * the first manager) does nothing; a node in any other swarm fails with a message and is
- * left exactly as it was.
+ * left exactly as it was. A join that times out under load goes on in the background
+ * (state "pending"): the script waits for it and never force-leaves a node that may already
+ * be a manager of this swarm; only a node in state "error" is reset before a retry.
  */
 export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
     checkSeconds("dockerReadyTimeoutSeconds", args.dockerReadyTimeoutSeconds);
@@ -45,12 +49,18 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
         '  echo "pulumi-swarm: no join token on standard input" >&2',
         "  exit 1",
         "fi",
-        waitForDocker(args.dockerReadyTimeoutSeconds),
-        readSwarmState(),
+        "swarm_info() {",
+        "  dkr info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.NodeID}} {{end}}'",
+        "}",
+        "# In this swarm when its managers include the first manager.",
+        "in_this_swarm() {",
+        `  case " $info " in *" ${args.managerNodeId} "*) return 0 ;; esac`,
+        "  return 1",
+        "}",
+        waitForDocker(args.dockerReadyTimeoutSeconds, "info=$(swarm_info 2>/dev/null)"),
+        "state=${info%% *}",
         'if [ "$state" = active ]; then',
-        `  if dkr info --format '{{range .Swarm.RemoteManagers}}{{.NodeID}} {{end}}' | tr ' ' '\\n' | grep -qx ${shellQuote(args.managerNodeId)}; then`,
-        "    :",
-        "  else",
+        "  if ! in_this_swarm; then",
         `    echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) is already in another swarm, whose managers are at: $(dkr info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'). Nothing was changed. Run 'docker swarm leave' on it if it should join this swarm." >&2`,
         "    exit 1",
         "  fi",
@@ -58,21 +68,36 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
         "  n=0",
         "  while :; do",
         "    n=$((n + 1))",
-        '    if [ "$state" != inactive ]; then',
+        '    if [ "$state" = error ]; then',
         "      dkr swarm leave --force >/dev/null 2>&1 || true",
+        "      state=inactive",
         "    fi",
-        `    if dkr swarm join --token "$token" --advertise-addr ${shellQuote(args.advertiseAddress)} ${manager} >/dev/null; then`,
+        '    if [ "$state" = inactive ]; then',
+        "      # A join that times out goes on in the background (state pending): it is waited for below.",
+        `      dkr swarm join --token "$token" --advertise-addr ${shellQuote(args.advertiseAddress)} ${manager} >/dev/null || true`,
+        "    fi",
+        "    w=0",
+        "    info=$(swarm_info)",
+        "    state=${info%% *}",
+        `    while [ "$state" = pending ] && [ "$w" -lt ${attemptsFor(JOIN_SETTLE_SECONDS)} ]; do`,
+        "      w=$((w + 1))",
+        `      sleep ${POLL_SECONDS}`,
+        "      info=$(swarm_info)",
+        "      state=${info%% *}",
+        "    done",
+        '    if [ "$state" = active ] && in_this_swarm; then',
         "      break",
         "    fi",
         `    if [ "$n" -ge ${JOIN_ATTEMPTS} ]; then`,
-        `      echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) could not join the swarm at ${args.managerAddress}:2377 as a ${args.role} after ${JOIN_ATTEMPTS} attempts; check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2`,
+        `      echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) could not join the swarm at ${args.managerAddress}:2377 as a ${args.role} after ${JOIN_ATTEMPTS} attempts (state: $state); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2`,
         "      exit 1",
         "    fi",
         "    sleep $((n * 2))",
-        "    state=$(dkr info --format '{{.Swarm.LocalNodeState}}')",
         "  done",
         "fi",
-        "printf '{\"nodeId\":\"%s\"}\\n' \"$(dkr info --format '{{.Swarm.NodeID}}')\"",
+        "node_id=${info#* }",
+        "node_id=${node_id%% *}",
+        "printf '{\"nodeId\":\"%s\"}\\n' \"$node_id\"",
         "",
     ].join("\n");
 }

@@ -194,7 +194,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.ok(init.dependencies.includes(`${N}-manager-0`));
     });
 
-    it("each join carries the right token and the first manager's private IP, and depends on the init alone (and its own remover)", async () => {
+    it("each join carries the right token and the first manager's private IP; workers depend on the init alone (and their remover), managers join one at a time", async () => {
         const initAddr = /--advertise-addr (\S+)/.exec(script(cmd("init"), "create"))![1];
         for (const key of ["manager-1", "manager-2", "worker-0", "worker-1"]) {
             const join = cmd(`join-${key}`);
@@ -206,7 +206,15 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.ok(create.includes(`joins the swarm as a ${role}`));
             assert.ok(!create.includes("SWMTKN"), `${key}: the token is in the command text`);
             const commandDeps = join.dependencies.filter((d) => m.records.find((r) => r.name === d)?.type === "command:remote:Command");
-            assert.deepStrictEqual(commandDeps.sort(), [`${N}-swarm-init`, `${N}-swarm-remove-${key}`]);
+            // Workers: the init and their own remover only (no chain: they join in parallel).
+            // Managers: also the previous manager's join (Raft adds one manager at a time).
+            const expected: Record<string, string[]> = {
+                "manager-1": [`${N}-swarm-init`, `${N}-swarm-remove-manager-1`],
+                "manager-2": [`${N}-swarm-init`, `${N}-swarm-join-manager-1`, `${N}-swarm-remove-manager-2`],
+                "worker-0": [`${N}-swarm-init`, `${N}-swarm-remove-worker-0`],
+                "worker-1": [`${N}-swarm-init`, `${N}-swarm-remove-worker-1`],
+            };
+            assert.deepStrictEqual(commandDeps.sort(), expected[key]);
             assert.strictEqual(join.deleteBeforeReplace, true);
             const conn = plain<{ host: string; user: string }>(join.inputs.connection);
             const instance = m.named(`${N}-${key}`);
@@ -232,7 +240,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.match(script(member, "delete"), new RegExp(`dkr node demote ${nodeId}`));
             assert.match(script(join, "delete"), /\ndkr swarm leave >\/dev\/null\n$/);
             assert.match(script(remover, "delete"), /dkr node rm --force "\$id"/);
-            assert.match(script(remover, "delete"), new RegExp(`awk -v k=${key} `));
+            assert.match(script(remover, "delete"), new RegExp(`--filter node\\.label=pulumi-swarm\\.host=${key} `));
             // Pulumi deletes dependents first: member -> join -> remover.
             assert.ok(member.dependencies.includes(join.name));
             assert.ok(join.dependencies.includes(remover.name));
@@ -243,8 +251,8 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.match(script(remover, "delete"), /flock 9/);
             assert.doesNotMatch(script(member, "create"), /flock/);
         }
-        assert.match(script(cmd("member-manager-1"), "create"), /dkr node promote manager1node/);
-        assert.match(script(cmd("member-worker-0"), "create"), /dkr node demote worker0node/);
+        assert.match(script(cmd("member-manager-1"), "create"), /--role manager manager1node/);
+        assert.match(script(cmd("member-worker-0"), "create"), /--role worker worker0node/);
     });
 
     it("keeps the private key, the join tokens and every SSH connection secret", async () => {

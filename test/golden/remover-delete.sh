@@ -10,11 +10,7 @@ if [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
 fi
 
 labelled() {
-  ids=$(dkr node ls -q)
-  if [ -n "$ids" ]; then
-    # shellcheck disable=SC2086
-    dkr node inspect $ids --format '{{.ID}} {{index .Spec.Labels "pulumi-swarm.host"}} {{.Status.State}}' | awk -v k=worker-3 '$2 == k { print $1, $3 }'
-  fi
+  dkr node ls --filter node.label=pulumi-swarm.host=worker-3 --format '{{.ID}} {{.Status}}'
 }
 
 labelled | while read -r id _; do

@@ -8,8 +8,16 @@ if [ -z "$token" ]; then
   echo "pulumi-swarm: no join token on standard input" >&2
   exit 1
 fi
+swarm_info() {
+  dkr info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.NodeID}} {{end}}'
+}
+# In this swarm when its managers include the first manager.
+in_this_swarm() {
+  case " $info " in *" k2x9q1leader "*) return 0 ;; esac
+  return 1
+}
 i=0
-until dkr info >/dev/null 2>&1; do
+until info=$(swarm_info 2>/dev/null); do
   i=$((i + 1))
   if [ "$i" -ge 300 ]; then
     echo "pulumi-swarm: Docker did not answer on $(hostname) within 600 s; is cloud-init still installing it? See /var/log/cloud-init-output.log on the node." >&2
@@ -18,12 +26,9 @@ until dkr info >/dev/null 2>&1; do
   sleep 2
 done
 
-state=$(dkr info --format '{{.Swarm.LocalNodeState}}')
-
+state=${info%% *}
 if [ "$state" = active ]; then
-  if dkr info --format '{{range .Swarm.RemoteManagers}}{{.NodeID}} {{end}}' | tr ' ' '\n' | grep -qx k2x9q1leader; then
-    :
-  else
+  if ! in_this_swarm; then
     echo "pulumi-swarm: $(hostname) (10.0.32.7) is already in another swarm, whose managers are at: $(dkr info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'). Nothing was changed. Run 'docker swarm leave' on it if it should join this swarm." >&2
     exit 1
   fi
@@ -31,18 +36,33 @@ else
   n=0
   while :; do
     n=$((n + 1))
-    if [ "$state" != inactive ]; then
+    if [ "$state" = error ]; then
       dkr swarm leave --force >/dev/null 2>&1 || true
+      state=inactive
     fi
-    if dkr swarm join --token "$token" --advertise-addr 10.0.32.7 10.0.0.10:2377 >/dev/null; then
+    if [ "$state" = inactive ]; then
+      # A join that times out goes on in the background (state pending): it is waited for below.
+      dkr swarm join --token "$token" --advertise-addr 10.0.32.7 10.0.0.10:2377 >/dev/null || true
+    fi
+    w=0
+    info=$(swarm_info)
+    state=${info%% *}
+    while [ "$state" = pending ] && [ "$w" -lt 30 ]; do
+      w=$((w + 1))
+      sleep 2
+      info=$(swarm_info)
+      state=${info%% *}
+    done
+    if [ "$state" = active ] && in_this_swarm; then
       break
     fi
     if [ "$n" -ge 3 ]; then
-      echo "pulumi-swarm: $(hostname) (10.0.32.7) could not join the swarm at 10.0.0.10:2377 as a worker after 3 attempts; check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2
+      echo "pulumi-swarm: $(hostname) (10.0.32.7) could not join the swarm at 10.0.0.10:2377 as a worker after 3 attempts (state: $state); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2
       exit 1
     fi
     sleep $((n * 2))
-    state=$(dkr info --format '{{.Swarm.LocalNodeState}}')
   done
 fi
-printf '{"nodeId":"%s"}\n' "$(dkr info --format '{{.Swarm.NodeID}}')"
+node_id=${info#* }
+node_id=${node_id%% *}
+printf '{"nodeId":"%s"}\n' "$node_id"
