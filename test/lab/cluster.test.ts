@@ -172,8 +172,21 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         await until("all 4 tasks running on the remaining worker", 60, async () => (await onHost("lab-4")) === 4);
     });
 
-    it("scale in managers 3 -> 1: demoted one at a time, left, removed; quorum kept; no Down node", async () => {
+    it("scale in managers 3 -> 1: drained and demoted one at a time, left, removed; their tasks move; no Down node", async () => {
         const first = ok(await up({ workerCount: 1 }));
+        const svc = await lab.exec(
+            0,
+            "docker service create -d --name on-managers --replicas 3 --constraint node.role==manager --no-resolve-image " +
+                "--stop-grace-period 1s lab/busybox:latest sleep 100000",
+        );
+        assert.strictEqual(svc.code, 0, svc.stderr);
+        const running = async () =>
+            (await lab.exec(0, "docker service ps on-managers --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).stdout
+                .split("\n")
+                .filter((l) => / Running/.test(l))
+                .map((l) => l.split(" ")[0])
+                .sort();
+        await until("tasks running on all 3 managers", 60, async () => (await running()).join(" ") === "lab-1 lab-2 lab-3");
         const r = await up({ managerCount: 1, workerCount: 1 }, first, "scale in 3->1 managers");
         ok(r);
         const at = (name: string) => r.steps.findIndex((x) => x.op === "delete" && x.name === name);
@@ -189,6 +202,8 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         assert.deepStrictEqual(rows.map((x) => `${x.hostname} ${x.status} ${x.manager}`), ["lab-1 ready leader", "lab-4 ready worker"]);
         assert.match(await swarmState(lab, 1), /^inactive/);
         assert.match(await swarmState(lab, 2), /^inactive/);
+        // The tasks that ran on the removed managers run on the remaining one.
+        await until("all 3 tasks running on lab-1", 60, async () => (await running()).join(" ") === "lab-1 lab-1 lab-1");
     });
 
     it("blank state: after every host left its swarm, the program forms a new swarm instead of trusting old outputs", async () => {
