@@ -3,7 +3,7 @@
 // the same swarm safely (init; read both tokens; the managers join one after the other, as
 // Raft needs, while every worker joins in parallel), in the same process, against the same
 // hosts. N nodes = 3 managers + (N - 3) workers.
-import { LabEngine } from "../test/lab/engine";
+import { LabEngine, placeByRole } from "../test/lab/engine";
 import { Lab, labUnavailableReason, sshExec, startLab } from "../test/lab/lab";
 
 async function ssh(lab: Lab, i: number, cmd: string): Promise<string> {
@@ -30,10 +30,7 @@ async function floor(lab: Lab, n: number): Promise<number> {
 }
 
 async function component(lab: Lab, n: number): Promise<number> {
-    const engine = new LabEngine(lab, (name) => {
-        const m = /-(manager|worker)-(\d+)$/.exec(name)!;
-        return m[1] === "manager" ? Number(m[2]) : 3 + Number(m[2]);
-    });
+    const engine = new LabEngine(lab, placeByRole(3));
     const r = await engine.up(async () => {
         const { SwarmCluster } = await import("../components");
         new SwarmCluster("bench", {

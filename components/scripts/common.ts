@@ -35,7 +35,7 @@ export function attemptsFor(timeoutSeconds: number): number {
  * SSH itself is retried by the connection (dialErrorLimit); this covers cloud-init still
  * installing Docker after sshd is up.
  */
-export function waitForDocker(timeoutSeconds: number, probe = "dkr info >/dev/null 2>&1"): string {
+export function waitForDocker(timeoutSeconds: number, probe: string): string {
     return [
         "i=0",
         `until ${probe}; do`,

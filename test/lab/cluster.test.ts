@@ -4,7 +4,7 @@
 import * as assert from "assert";
 import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
 import { unwrap } from "../mocks";
-import { Deployment, LabEngine, UpResult } from "./engine";
+import { Deployment, LabEngine, UpResult, placeByRole } from "./engine";
 import { Lab, labUnavailableReason, startLab } from "./lab";
 
 interface NodeRow {
@@ -65,11 +65,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         }
         lab = await startLab({ hosts: 5, name: "cluster" });
         // managers on hosts 0-2 (lab-1..3), workers on hosts 3-4 (lab-4, lab-5), whatever the counts.
-        engine = new LabEngine(lab, (name) => {
-            const m = /-(manager|worker)-(\d+)$/.exec(name);
-            assert.ok(m, name);
-            return m[1] === "manager" ? Number(m[2]) : 3 + Number(m[2]);
-        });
+        engine = new LabEngine(lab, placeByRole(3));
     });
 
     after(async () => {

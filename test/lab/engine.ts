@@ -61,6 +61,18 @@ interface Connection {
 
 const PUBLIC_PREFIX = "198.51.100.";
 
+/**
+ * The lab placement the lab suites use: manager i on host i, worker i on host
+ * `firstWorkerHost + i`, whatever the counts, so that scaling one role never moves the other.
+ */
+export function placeByRole(firstWorkerHost: number): (instanceName: string) => number {
+    return (name) => {
+        const m = /-(manager|worker)-(\d+)$/.exec(name);
+        assert.ok(m, `not a manager or worker instance: ${name}`);
+        return m[1] === "manager" ? Number(m[2]) : firstWorkerHost + Number(m[2]);
+    };
+}
+
 export class LabEngine {
     constructor(
         private readonly lab: Lab,
@@ -165,7 +177,7 @@ export class LabEngine {
         };
         process.on("unhandledRejection", unhandled);
         const monitor = installMocks(outputsFor, awsCalls, { project: "pulumi-swarm", stack: "lab" });
-        let ms = 0;
+        let settledMs = 0;
         try {
             try {
                 await program();
@@ -173,7 +185,7 @@ export class LabEngine {
                 failures.push({ name: "(program)", message: (e as Error).message });
             }
             await monitor.settled();
-            ms = Date.now() - start;
+            settledMs = Date.now() - start;
             // Let late rejections arrive (not counted in the run's time).
             await new Promise((r) => setTimeout(r, 50));
         } finally {
@@ -201,11 +213,14 @@ export class LabEngine {
         }
         // Resources no longer declared are deleted last, dependents first (as `pulumi up` does);
         // when the run failed, nothing is deleted (neither would Pulumi continue).
+        let deletesMs = 0;
         if (previous && failures.length === 0) {
             const gone = new Map([...previous].filter(([urn]) => !deployment.has(urn)));
+            const t = Date.now();
             await this.deleteAll(gone, steps);
+            deletesMs = Date.now() - t;
         }
-        return { deployment, steps, failures, ms: failures.length === 0 && previous ? Date.now() - start : ms };
+        return { deployment, steps, failures, ms: settledMs + deletesMs };
     }
 
     /** `pulumi destroy`: every delete script, dependents first, independent ones in parallel. */
