@@ -181,7 +181,9 @@ export function checkCompose(text: string, opts: ParseOptions): { model?: Compos
         problem("services", "must be a mapping with at least one service; got " + describe(doc.services));
     } else {
         for (const [name, svc] of Object.entries(doc.services)) {
-            const s = checkService(name, svc, { opts, secrets, configs, networks }, problem);
+            const keys = (section: unknown, values: readonly string[]) => [...(isMap(section) ? Object.keys(section) : []), ...values];
+            const ctx = { opts, secretKeys: keys(doc.secrets, opts.secretValues ?? []), configKeys: keys(doc.configs, opts.configValues ?? []), networks };
+            const s = checkService(name, svc, ctx, problem);
             if (s) {
                 services.push(s);
             }
@@ -195,8 +197,9 @@ export function checkCompose(text: string, opts: ParseOptions): { model?: Compos
 
 interface Context {
     opts: ParseOptions;
-    secrets: Record<string, SourceSpec>;
-    configs: Record<string, SourceSpec>;
+    /** Declared at the top level (valid or not: an invalid one is reported there, once). */
+    secretKeys: string[];
+    configKeys: string[];
     networks: string[];
 }
 
@@ -295,8 +298,8 @@ function checkService(
             }
         }
     }
-    checkReferences(`${at}.secrets`, svc.secrets, ctx.secrets, "secrets", problem);
-    checkReferences(`${at}.configs`, svc.configs, ctx.configs, "configs", problem);
+    checkReferences(`${at}.secrets`, svc.secrets, ctx.secretKeys, "secrets", problem);
+    checkReferences(`${at}.configs`, svc.configs, ctx.configKeys, "configs", problem);
     if (Array.isArray(svc.volumes)) {
         svc.volumes.forEach((v, i) => {
             const source = typeof v === "string" ? v.split(":")[0] : isMap(v) ? v.source : undefined;
@@ -500,7 +503,7 @@ function topLevelSources(
 function checkReferences(
     at: string,
     refs: unknown,
-    declared: Record<string, SourceSpec>,
+    declared: readonly string[],
     kind: string,
     problem: (at: string, message: string) => void,
 ): void {
@@ -515,7 +518,7 @@ function checkReferences(
         const source = typeof r === "string" ? r : isMap(r) ? r.source : undefined;
         if (typeof source !== "string") {
             problem(`${at}[${i}]`, `must be a name or a mapping with source:; got ${describe(r)}`);
-        } else if (!(source in declared)) {
+        } else if (!declared.includes(source)) {
             problem(`${at}[${i}]`, `refers to ${JSON.stringify(source)}, which the file's top-level ${kind}: does not declare; declare it`);
         }
     });

@@ -1,0 +1,125 @@
+// Pure layer: the scripts of a stack (deploy with convergence wait, remove, image build),
+// rendered from fixed values, compared to golden files and checked by shellcheck.
+// Regenerate on purpose only: UPDATE_GOLDEN=1 npm test -- --grep "stack scripts"
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { parseImageBuildOutput, renderImageBuild } from "../../components/scripts/imageBuild";
+import { SPEC_FIELDS, parseStackDeployOutput, renderStackDeploy, renderStackRemove } from "../../components/scripts/stack";
+import { repoRoot } from "../paths";
+import { shellcheck } from "../shellcheck";
+
+const goldenDir = path.join(repoRoot, "test", "golden");
+const HASH = "a".repeat(64);
+
+const cases: { file: string; render: () => string }[] = [
+    {
+        file: "stack-deploy.sh",
+        render: () => renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 }),
+    },
+    {
+        file: "stack-deploy-login.sh",
+        render: () =>
+            renderStackDeploy({
+                stackName: "web",
+                contentHash: HASH,
+                resolveImage: "never",
+                convergeTimeoutSeconds: 60,
+                registryLogin: { address: "10.77.0.2:5000", username: "ci" },
+            }),
+    },
+    { file: "stack-remove.sh", render: () => renderStackRemove({ stackName: "web", removeTimeoutSeconds: 180 }) },
+    {
+        file: "image-build.sh",
+        render: () =>
+            renderImageBuild({
+                context: "/src/stacks/web/api",
+                dockerfile: "Dockerfile",
+                buildArgs: { BASE_IMAGE: "python:3.12-slim", A: "x y" },
+                repository: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/prod/web/api",
+                tag: "0123456789abcdef0123456789abcdef",
+                loginUsername: "AWS",
+                platform: "linux/amd64",
+            }),
+    },
+    {
+        file: "image-build-anonymous.sh",
+        render: () =>
+            renderImageBuild({ context: "/src/api", dockerfile: "Dockerfile", buildArgs: {}, repository: "10.77.0.2:5000/web/api", tag: "t1" }),
+    },
+];
+
+describe("pure: stack scripts", () => {
+    for (const c of cases) {
+        describe(c.file, () => {
+            const script = c.render();
+            it("matches its golden file exactly", () => {
+                const golden = path.join(goldenDir, c.file);
+                if (process.env.UPDATE_GOLDEN === "1") {
+                    fs.writeFileSync(golden, script);
+                }
+                assert.strictEqual(script, fs.readFileSync(golden, "utf8"));
+            });
+            it("passes shellcheck (sh)", () => {
+                assert.strictEqual(shellcheck(script, "sh"), "");
+            });
+        });
+    }
+
+    it("deploy: the content hash is in the script, so a change re-runs it", () => {
+        const a = renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 });
+        const b = renderStackDeploy({ stackName: "web", contentHash: "b".repeat(64), resolveImage: "always", convergeTimeoutSeconds: 300 });
+        assert.notStrictEqual(a, b);
+        assert.ok(a.includes(`# content sha256: ${HASH}\n`));
+        assert.ok(a.includes("stack deploy --compose-file \"$dir/compose.yaml\" --with-registry-auth --prune --resolve-image always web"));
+        // The same fields are compared on both sides, service and task.
+        assert.ok(a.includes(`{{with .Spec.TaskTemplate}}${SPEC_FIELDS}{{end}}`));
+        assert.ok(a.includes(`{{with .Spec}}${SPEC_FIELDS}{{end}}`));
+    });
+
+    it("deploy: no login, no private client config, unless a registry login is asked for", () => {
+        const plain = renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 });
+        assert.ok(!plain.includes(" login "));
+        const login = renderStackDeploy({
+            stackName: "web",
+            contentHash: HASH,
+            resolveImage: "always",
+            convergeTimeoutSeconds: 300,
+            registryLogin: { address: "r.example.com", username: "ci" },
+        });
+        assert.ok(login.includes(`dk login --username ci --password-stdin r.example.com <"$dir/registry-password" >/dev/null`));
+    });
+
+    it("bad values are refused with the field named", () => {
+        assert.throws(
+            () => renderStackDeploy({ stackName: "Web App", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 }),
+            /^Error: stackName must be 1-40 lower-case letters, digits, '_' or '-', starting with a letter or digit; got "Web App"$/,
+        );
+        assert.throws(
+            () => renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 0 }),
+            /convergeTimeoutSeconds must be a positive whole number of seconds; got 0/,
+        );
+        assert.throws(
+            () => renderImageBuild({ context: "/c", dockerfile: "Dockerfile", buildArgs: {}, repository: "Registry/App", tag: "t" }),
+            /repository must be <registry>\/<path> in lower case; got "Registry\/App"/,
+        );
+    });
+
+    it("parses the deploy's JSON line", () => {
+        const out =
+            "noise\n" +
+            '{"stack":"web","services":[{"name":"web_api","image":"r/api@sha256:' + "1".repeat(64) + '","ports":null},' +
+            '{"name":"web_proxy","image":"nginx:1.27","ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}]}\n';
+        assert.deepStrictEqual(parseStackDeployOutput(out), [
+            { name: "web_api", image: "r/api@sha256:" + "1".repeat(64), ports: [] },
+            { name: "web_proxy", image: "nginx:1.27", ports: [{ published: 8080, target: 80, protocol: "tcp", mode: "ingress" }] },
+        ]);
+        assert.throws(() => parseStackDeployOutput("Error: boom"), /the stack deploy printed no JSON result line/);
+    });
+
+    it("parses the build's digest line, and refuses anything else", () => {
+        const d = "10.77.0.2:5000/web/api@sha256:" + "f".repeat(64);
+        assert.strictEqual(parseImageBuildOutput(`x\n${d}\n`, "10.77.0.2:5000/web/api"), d);
+        assert.throws(() => parseImageBuildOutput(`${d}\n`, "10.77.0.2:5000/web/other"), /printed no digest/);
+    });
+});
