@@ -161,7 +161,7 @@ export function checkCompose(text: string, opts: ParseOptions): { model?: Compos
     for (const e of interpolated.errors) {
         problem(e.at, e.message);
     }
-    const doc = interpolated.value as Record<string, unknown>;
+    const doc = castTypes(interpolated.value as Record<string, unknown>);
 
     for (const key of Object.keys(doc)) {
         if (!TOP_LEVEL_KEYS.has(key) && !key.startsWith("x-")) {
@@ -522,6 +522,57 @@ function checkReferences(
             problem(`${at}[${i}]`, `refers to ${JSON.stringify(source)}, which the file's top-level ${kind}: does not declare; declare it`);
         }
     });
+}
+
+/** Service fields that are numbers or booleans in the compose schema (relative to a service). */
+const NUMERIC_FIELDS = [
+    "deploy.replicas",
+    "deploy.update_config.parallelism",
+    "deploy.rollback_config.parallelism",
+    "deploy.restart_policy.max_attempts",
+    "deploy.placement.max_replicas_per_node",
+    "healthcheck.retries",
+];
+const BOOLEAN_FIELDS = ["init", "read_only", "tty", "stdin_open"];
+
+/**
+ * Interpolation yields strings; `${PORT:-8080}` must reach the schema as the number 8080, as
+ * Docker's own loader casts it. Casts only strings that read as the expected type, leaving
+ * anything else for validation to report.
+ */
+export function castTypes(doc: Record<string, unknown>): Record<string, unknown> {
+    if (!isMap(doc.services)) {
+        return doc;
+    }
+    const toNumber = (v: unknown) => (typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v);
+    const toBoolean = (v: unknown) => (v === "true" ? true : v === "false" ? false : v);
+    const update = (obj: Record<string, unknown>, dotted: string, f: (v: unknown) => unknown) => {
+        const parts = dotted.split(".");
+        let cur: unknown = obj;
+        for (const part of parts.slice(0, -1)) {
+            cur = isMap(cur) ? cur[part] : undefined;
+        }
+        const last = parts[parts.length - 1];
+        if (isMap(cur) && cur[last] !== undefined) {
+            cur[last] = f(cur[last]);
+        }
+    };
+    for (const svc of Object.values(doc.services)) {
+        if (!isMap(svc)) {
+            continue;
+        }
+        NUMERIC_FIELDS.forEach((f) => update(svc, f, toNumber));
+        BOOLEAN_FIELDS.forEach((f) => update(svc, f, toBoolean));
+        if (Array.isArray(svc.ports)) {
+            for (const p of svc.ports) {
+                if (isMap(p)) {
+                    update(p, "target", toNumber);
+                    update(p, "published", toNumber);
+                }
+            }
+        }
+    }
+    return doc;
 }
 
 export function isMap(v: unknown): v is Record<string, unknown> {

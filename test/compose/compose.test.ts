@@ -233,3 +233,41 @@ describe("pure: ports to routes", () => {
         assert.strictEqual(new Set(bases).size, bases.length);
     });
 });
+
+describe("pure: the stacks/ files", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require("fs") as typeof import("fs");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { repoRoot } = require("../paths") as typeof import("../paths");
+    const read = (f: string) => fs.readFileSync(`${repoRoot}/stacks/${f}`, "utf8");
+
+    it("web: two services, the API built, the proxy routed on its one port, numbers cast after interpolation", () => {
+        const m = parseCompose(read("web/compose.yaml"), { file: "stacks/web/compose.yaml", hasRegistry: true, variables: { PROXY_PORT: "9090" } });
+        assert.deepStrictEqual(
+            m.services.map((s) => [s.name, s.image, s.build?.context, s.ports]),
+            [
+                ["proxy", "nginx:1.27-alpine", undefined, [{ target: 80, published: 9090, protocol: "tcp", mode: "ingress" }]],
+                ["api", undefined, "./api", []],
+            ],
+        );
+        const proxy = (m.doc.services as Record<string, Record<string, unknown>>).proxy;
+        assert.deepStrictEqual(proxy.ports, [{ target: 80, published: 9090, mode: "ingress" }]);
+        assert.strictEqual((proxy.deploy as Record<string, unknown>).replicas, 2);
+        assert.deepStrictEqual(planRoutes(m, { priorityBase: 3000 }), [
+            { key: "proxy-9090", service: "proxy", publishedPort: 9090, healthCheckPath: "/healthz", priority: 3000 },
+        ]);
+        assert.deepStrictEqual(m.configs, { nginx_conf: { kind: "file", file: "./nginx.conf" } });
+    });
+
+    it("web: without a registry, the build is refused", () => {
+        assert.throws(() => parseCompose(read("web/compose.yaml"), { file: "w", hasRegistry: false }), /services\.api\.build: needs a registry/);
+    });
+
+    it("visualizer: one service on managers, no route", () => {
+        const m = parseCompose(read("visualizer/compose.yaml"), { file: "v", hasRegistry: false });
+        assert.deepStrictEqual(m.services.map((s) => [s.name, s.image, s.ports]), [
+            ["visualizer", "dockersamples/visualizer:latest", [{ target: 8080, published: 8081, protocol: "tcp", mode: "host" }]],
+        ]);
+        assert.deepStrictEqual(planRoutes(m, { priorityBase: 1 }), []);
+    });
+});
