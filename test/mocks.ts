@@ -135,10 +135,11 @@ export class RecordingMonitor extends MockMonitor {
         }
     }
 
-    named(name: string): Recorded {
-        const r = this.records.find((x) => x.name === name);
+    /** The resource of this name (and type, when names repeat across types). */
+    named(name: string, type?: string): Recorded {
+        const r = this.records.find((x) => x.name === name && (type === undefined || x.type === type));
         if (!r) {
-            throw new Error(`no resource named ${name}; have: ${this.records.map((x) => x.name).join(", ")}`);
+            throw new Error(`no resource named ${name}${type ? ` of type ${type}` : ""}; have: ${this.records.map((x) => x.name).join(", ")}`);
         }
         return r;
     }
@@ -199,9 +200,24 @@ export function awsOutputs(type: string, name: string, inputs: Record<string, un
             if (/-join-/.test(name)) {
                 return { stdout: JSON.stringify({ nodeId: name.replace(/.*-join-/, "").replace(/-/g, "") + "node" }), stderr: "" };
             }
+            if (name.endsWith("-deploy")) {
+                return { stdout: JSON.stringify({ stack: name.replace(/-deploy$/, ""), services: [] }), stderr: "" };
+            }
             return { stdout: "", stderr: "" };
+        case "command:local:Command": {
+            // An image build prints the pushed image by digest; its first line names the ref.
+            const ref = /^# pulumi-swarm: build and push (\S+):[^:/\s]+$/m.exec(String(inputs.create ?? ""));
+            const digest = [...name].map((c) => c.charCodeAt(0).toString(16)).join("").padEnd(64, "0").slice(0, 64);
+            return { stdout: ref ? `${ref[1]}@sha256:${digest}\n` : "", stderr: "" };
+        }
+        case "aws:ecr/repository:Repository":
+            return {
+                name: inputs.name,
+                registryId: "123456789012",
+                repositoryUrl: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${String(inputs.name)}`,
+                arn: `arn:aws:ecr:us-east-1:123456789012:repository/${String(inputs.name)}`,
+            };
         default:
-            void inputs;
             return {};
     }
 }
@@ -214,6 +230,15 @@ export function awsCalls(token: string): Record<string, unknown> | undefined {
             return { names: AWS_ZONES, zoneIds: AWS_ZONES.map((z) => z + "-id"), id: "us-east-1" };
         case "aws:ec2/getAmi:getAmi":
             return { id: "ami-0123456789abcdef0", architecture: "x86_64" };
+        case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                userName: "AWS",
+                password: "ecr-token-not-a-real-one",
+                proxyEndpoint: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                authorizationToken: "QVdTOmVjci10b2tlbg==",
+                expiresAt: "2026-11-23T00:00:00Z",
+                id: "123456789012",
+            };
         default:
             return undefined;
     }

@@ -28,65 +28,66 @@ dk() { if [ -n "$cfg" ]; then dkr --config "$cfg" "$@"; else dkr "$@"; fi; }
 cfg="$dir/docker-config"
 mkdir -p "$cfg"
 dk login --username ci --password-stdin 10.77.0.2:5000 <"$dir/registry-password" >/dev/null
+# A first deploy that fails takes its stack away again, so a failed create leaves nothing;
+# a failed update leaves the stack to swarm's update_config (failure_action).
+existed=no
+if [ -n "$(dkr service ls --filter label=com.docker.stack.namespace=web -q)" ]; then existed=yes; fi
+fail() {
+  if [ "$existed" = no ]; then
+    echo "pulumi-swarm: removing stack web, which this failed first deploy created" >&2
+    dkr stack rm web >/dev/null 2>&1 || true
+  fi
+  exit 1
+}
 cd "$dir"
-dk stack deploy --compose-file "$dir/compose.yaml" --with-registry-auth --prune --resolve-image never web >&2
+dk stack deploy --compose-file "$dir/compose.yaml" --with-registry-auth --prune --resolve-image never web >&2 || fail
 
 # Prints one line per service that has not converged yet: '<service> <why>'.
 unconverged() {
-  for svc in $(dkr stack services web --format '{{.Name}}'); do
-    info=$(dkr service inspect --format '{{if .Spec.Mode.Replicated}}replicated {{.Spec.Mode.Replicated.Replicas}}{{else if .Spec.Mode.Global}}global 0{{else}}job 0{{end}} {{.Spec.TaskTemplate.RestartPolicy.Condition}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{else}}none{{end}}' "$svc")
-    # shellcheck disable=SC2086 # split on purpose: four words
-    set -- $info
-    mode=$1 want=$2 restart=$3 update=$4
-    case "$update" in
-      paused|rollback_paused|rollback_completed)
-        echo "pulumi-swarm: the update of service $svc was stopped by swarm ($update): $(dkr service inspect --format '{{.UpdateStatus.Message}}' "$svc")" >&2
-        dkr service ps --no-trunc --format '  {{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' "$svc" | head -n 5 >&2
-        exit 1
-        ;;
-    esac
-    if [ "$mode" = job ]; then
-      dkr service ls --filter "name=$svc" --format '{{.Name}} {{.Replicas}}' | while read -r name replicas; do
-        [ "$name" = "$svc" ] || continue
-        done=$(echo "$replicas" | sed -n 's/.*(\([0-9]*\)\/\([0-9]*\) completed).*/\1 \2/p')
-        # shellcheck disable=SC2086 # split on purpose: two numbers
-        set -- $done
-        if [ "$#" -ne 2 ] || [ "$1" -lt "$2" ]; then echo "$svc job $replicas"; fi
-      done
-      continue
-    fi
-    template=$(dkr service inspect --format '{{with .Spec.TaskTemplate}}{{json .ContainerSpec.Image}} {{json .ContainerSpec.Command}} {{json .ContainerSpec.Args}} {{json .ContainerSpec.Env}} {{json .ContainerSpec.Labels}} {{json .ContainerSpec.Mounts}} {{json .ContainerSpec.Configs}} {{json .ContainerSpec.Secrets}} {{json .Networks}} {{json .Resources}} {{json .Placement}} {{.ForceUpdate}}{{end}}' "$svc")
-    ids=$(dkr service ps -q --no-trunc "$svc")
-    ok=0 other=0
-    if [ -n "$ids" ]; then
-      # Newest tasks first; '|' ends the two leading fields, the spec may hold anything.
-      # shellcheck disable=SC2086 # split on purpose: one argument per task ID
-      states=$(dkr inspect --format '{{.Status.State}}|{{.DesiredState}}|{{with .Spec}}{{json .ContainerSpec.Image}} {{json .ContainerSpec.Command}} {{json .ContainerSpec.Args}} {{json .ContainerSpec.Env}} {{json .ContainerSpec.Labels}} {{json .ContainerSpec.Mounts}} {{json .ContainerSpec.Configs}} {{json .ContainerSpec.Secrets}} {{json .Networks}} {{json .Resources}} {{json .Placement}} {{.ForceUpdate}}{{end}}' $ids)
-      while IFS="|" read -r state desired spec; do
-        current=no
-        [ "$spec" = "$template" ] && current=yes
-        if [ "$current" = yes ] && [ "$state" = running ] && [ "$desired" = running ]; then
-          ok=$((ok + 1))
-        elif [ "$current" = yes ] && [ "$state" = complete ] && [ "$restart" != any ]; then
-          ok=$((ok + 1))
-        elif [ "$desired" = running ]; then
-          other=$((other + 1))
-        fi
-      done <<EOF
-$states
-EOF
-    fi
-    if [ "$mode" = replicated ]; then
-      [ "$ok" -ge "$want" ] && [ "$other" -eq 0 ] || echo "$svc $ok/$want tasks running with the current spec"
-    else
-      [ "$ok" -ge 1 ] && [ "$other" -eq 0 ] || echo "$svc $ok tasks running with the current spec, $other others"
-    fi
+  ids=$(dkr stack services web -q)
+  [ -n "$ids" ] || return 0
+  # shellcheck disable=SC2086 # split on purpose: one argument per ID
+  dkr service inspect --format 'S|{{.ID}}|{{.Spec.Name}}|{{if .Spec.Mode.Replicated}}replicated|{{.Spec.Mode.Replicated.Replicas}}{{else if .Spec.Mode.Global}}global|0{{else}}job|0{{end}}|{{.Spec.TaskTemplate.RestartPolicy.Condition}}|{{if .UpdateStatus}}{{.UpdateStatus.State}}{{else}}none{{end}}|{{with .Spec.TaskTemplate}}{{json .ContainerSpec.Image}} {{json .ContainerSpec.Command}} {{json .ContainerSpec.Args}} {{json .ContainerSpec.Env}} {{json .ContainerSpec.Labels}} {{json .ContainerSpec.Mounts}} {{json .ContainerSpec.Configs}} {{json .ContainerSpec.Secrets}} {{json .Networks}} {{json .Resources}} {{json .Placement}} {{.ForceUpdate}}{{end}}' $ids >"$dir/services"
+  tasks=$(dkr stack ps web -q --no-trunc)
+  : >"$dir/tasks"
+  if [ -n "$tasks" ]; then
+    # shellcheck disable=SC2086 # split on purpose: one argument per task ID
+    dkr inspect --format 'T|{{.ServiceID}}|{{.Status.State}}|{{.DesiredState}}|{{with .Spec}}{{json .ContainerSpec.Image}} {{json .ContainerSpec.Command}} {{json .ContainerSpec.Args}} {{json .ContainerSpec.Env}} {{json .ContainerSpec.Labels}} {{json .ContainerSpec.Mounts}} {{json .ContainerSpec.Configs}} {{json .ContainerSpec.Secrets}} {{json .Networks}} {{json .Resources}} {{json .Placement}} {{.ForceUpdate}}{{end}}' $tasks >"$dir/tasks"
+  fi
+  awk -F'|' '$7 ~ /^(paused|rollback_paused|rollback_completed)$/ {print $3, $7}' "$dir/services" | while read -r svc update; do
+    echo "pulumi-swarm: the update of service $svc was stopped by swarm ($update): $(dkr service inspect --format '{{.UpdateStatus.Message}}' "$svc")" >&2
+    dkr service ps --no-trunc --format '  {{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' "$svc" | head -n 5 >&2
+    echo stopped
+  done | grep -q stopped && return 1
+  awk -F'|' '$4 == "job" {print $3}' "$dir/services" | while read -r svc; do
+    # A job: done when all its completions are (Replicas reads '0/1 (1/1 completed)').
+    replicas=$(dkr service ls --filter "name=$svc" --format '{{.Name}} {{.Replicas}}' | awk -v s="$svc" '$1 == s { $1 = ""; print }')
+    done=$(echo "$replicas" | sed -n 's/.*(\([0-9]*\)\/\([0-9]*\) completed).*/\1 \2/p')
+    # shellcheck disable=SC2086 # split on purpose: two numbers
+    set -- $done
+    if [ "$#" -ne 2 ] || [ "$1" -lt "$2" ]; then echo "$svc job$replicas"; fi
   done
+  awk -F'|' 'function rest(s, n,   i) { for (i = 0; i < n; i++) s = substr(s, index(s, "|") + 1); return s }
+$1 == "S" { name[$2] = $3; mode[$2] = $4; want[$2] = $5; restart[$2] = $6; spec[$2] = rest($0, 7); order[++n] = $2; next }
+$1 == "T" {
+  cur = (rest($0, 4) == spec[$2])
+  if (cur && $3 == "running" && $4 == "running") ok[$2]++
+  else if (cur && $3 == "complete" && restart[$2] != "any") ok[$2]++
+  else if ($4 == "running") other[$2]++
+}
+END {
+  for (i = 1; i <= n; i++) {
+    id = order[i]
+    if (mode[id] == "job") continue
+    if (mode[id] == "replicated") { if (!(ok[id] >= want[id] && other[id] == 0)) printf "%s %d/%d tasks running with the current spec\n", name[id], ok[id], want[id] }
+    else if (!(ok[id] >= 1 && other[id] == 0)) printf "%s %d tasks running with the current spec, %d others\n", name[id], ok[id], other[id]
+  }
+}' "$dir/services" "$dir/tasks"
 }
 
 start=$(date +%s)
 while :; do
-  pending=$(unconverged)
+  pending=$(unconverged) || fail
   [ -z "$pending" ] && break
   if [ $(($(date +%s) - start)) -ge 60 ]; then
     echo "pulumi-swarm: stack web did not converge within 60 s:" >&2
@@ -94,7 +95,7 @@ while :; do
       echo "  service $svc: $why" >&2
       dkr service ps --no-trunc --format '    {{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' "$svc" | head -n 5 >&2
     done
-    exit 1
+    fail
   fi
   sleep 1
 done
@@ -107,8 +108,7 @@ for kind in secret config; do
 done
 
 # The services, as one JSON line: name, image (by digest when resolved), published ports.
-printf '{"stack":%s,"services":[' '"web"'
-dkr stack services web --format '{{.Name}}' | sort | while read -r svc; do
+services=$(dkr stack services web --format '{{.Name}}' | sort | while read -r svc; do
   dkr service inspect --format '{"name":{{json .Spec.Name}},"image":{{json .Spec.TaskTemplate.ContainerSpec.Image}},"ports":{{json .Endpoint.Ports}}}' "$svc"
-done | paste -sd, -
-printf ']}\n'
+done | paste -sd, -)
+printf '{"stack":"%s","services":[%s]}\n' web "$services"

@@ -13,6 +13,10 @@
  * - `destroy(deployment)` does what `pulumi destroy` does: every command's delete script, in
  *   reverse dependency order, independent ones in parallel.
  *
+ * Every `command:local:Command` runs for real on this machine (`sh -c`, with its stdin and
+ * environment), with DOCKER_HOST set to a lab host's engine: that host plays the machine where
+ * `pulumi up` runs and builds images. Its exit code and output count as for remote commands.
+ *
  * EC2 instances get lab hosts: `hostFor(instanceName)` picks the lab host; the instance's
  * private IP is that host's namespace address and its public IP a label (198.51.100.N, never
  * contacted) that the SSH dialer here maps to the host's forwarded SSH port, as the internet
@@ -21,6 +25,7 @@
  */
 import * as assert from "assert";
 import { awsCalls, awsOutputs, installMocks, plain, Recorded } from "../mocks";
+import { spawn } from "child_process";
 import { ExecResult, Lab, sshExec } from "./lab";
 
 export interface Deployed {
@@ -60,6 +65,8 @@ interface Connection {
 }
 
 const PUBLIC_PREFIX = "198.51.100.";
+const REMOTE = "command:remote:Command";
+const LOCAL = "command:local:Command";
 
 /**
  * The lab placement the lab suites use: manager i on host i, worker i on host
@@ -80,7 +87,34 @@ export class LabEngine {
         private readonly hostFor: (instanceName: string) => number = () => {
             throw new Error("this program declares EC2 instances, but the engine was given no hostFor");
         },
+        /** The lab host whose engine local commands use (the build machine's DOCKER_HOST). */
+        private readonly builderHost = 0,
     ) {}
+
+    /** Runs a script here as @pulumi/command's local.Command would; fails with its stderr. */
+    async runLocal(name: string, script: string, stdin?: string, environment?: Record<string, string>): Promise<ExecResult> {
+        const r = await new Promise<ExecResult>((resolve, reject) => {
+            const child = spawn("/bin/sh", ["-c", script], {
+                env: { ...process.env, ...(environment ?? {}), DOCKER_HOST: this.lab.dockerHost(this.builderHost) },
+                stdio: ["pipe", "pipe", "pipe"],
+            });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => (stdout += d));
+            child.stderr.on("data", (d) => (stderr += d));
+            child.on("error", reject);
+            child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+            child.stdin.end(stdin ?? "");
+        });
+        if (r.code !== 0) {
+            throw new Error(`${name}: exit ${r.code}: ${r.stderr.trim()}`);
+        }
+        return r;
+    }
+
+    private runAny(type: string, name: string, conn: Connection, script: string, stdin?: string, environment?: Record<string, string>) {
+        return type === LOCAL ? this.runLocal(name, script, stdin, environment) : this.run(name, conn, script, stdin);
+    }
 
     /** Runs a script over SSH as @pulumi/command would; fails with its stderr. */
     async run(name: string, conn: Connection, script: string, stdin?: string): Promise<ExecResult> {
@@ -132,13 +166,14 @@ export class LabEngine {
                 assert.ok(h, `instance ${name} is mapped to lab host ${i}, which does not exist`);
                 return { publicIp: `${PUBLIC_PREFIX}${i + 1}`, privateIp: h.privateAddress };
             }
-            if (type !== "command:remote:Command") {
+            if (type !== REMOTE && type !== LOCAL) {
                 return awsOutputs(type, name, inputs);
             }
             try {
                 const before = byTypeAndName.get(`${type}::${name}`);
                 const conn = inputs.connection as Connection;
                 const stdin = inputs.stdin as string | undefined;
+                const env = inputs.environment as Record<string, string> | undefined;
                 const forced = replace.includes(name);
                 if (before && !forced && JSON.stringify(before.inputs) === JSON.stringify(inputs)) {
                     return before.outputs;
@@ -147,17 +182,17 @@ export class LabEngine {
                     if (forced || JSON.stringify(before.inputs.triggers) !== JSON.stringify(inputs.triggers)) {
                         if (before.inputs.delete) {
                             await step(name, "replace-delete", () =>
-                                this.run(name, before.inputs.connection as Connection, before.inputs.delete as string),
+                                this.runAny(type, name, before.inputs.connection as Connection, before.inputs.delete as string),
                             );
                         }
                     } else {
                         const script = (inputs.update ?? inputs.create) as string | undefined;
-                        const r = script ? await step(name, "update", () => this.run(name, conn, script, stdin)) : undefined;
+                        const r = script ? await step(name, "update", () => this.runAny(type, name, conn, script, stdin, env)) : undefined;
                         return { stdout: r?.stdout ?? "", stderr: r?.stderr ?? "" };
                     }
                 }
                 const create = inputs.create as string | undefined;
-                const r = create ? await step(name, "create", () => this.run(name, conn, create, stdin)) : undefined;
+                const r = create ? await step(name, "create", () => this.runAny(type, name, conn, create, stdin, env)) : undefined;
                 return { stdout: r?.stdout ?? "", stderr: r?.stderr ?? "" };
             } catch (e) {
                 failures.push({ name, message: (e as Error).message });
@@ -206,7 +241,7 @@ export class LabEngine {
         }
         // A command whose update failed stays in the state as it was (as in Pulumi).
         for (const f of failures) {
-            const before = byTypeAndName.get(`command:remote:Command::${f.name}`);
+            const before = byTypeAndName.get(`${REMOTE}::${f.name}`) ?? byTypeAndName.get(`${LOCAL}::${f.name}`);
             if (before && !deployment.has(before.urn)) {
                 deployment.set(before.urn, before);
             }
@@ -238,10 +273,10 @@ export class LabEngine {
             assert.ok(ready.length > 0, `dependency cycle among ${[...left.keys()].join(", ")}`);
             await Promise.all(
                 ready.map(async (r) => {
-                    if (r.type === "command:remote:Command" && r.inputs.delete) {
+                    if ((r.type === REMOTE || r.type === LOCAL) && r.inputs.delete) {
                         const t = Date.now();
                         try {
-                            await this.run(r.name, r.inputs.connection as Connection, r.inputs.delete as string);
+                            await this.runAny(r.type, r.name, r.inputs.connection as Connection, r.inputs.delete as string);
                         } finally {
                             steps.push({ name: r.name, op: "delete", ms: Date.now() - t });
                         }

@@ -305,6 +305,11 @@ EOF
     wait_for 10 "forwarder socket of $h" test -S "$sock"
     bg "$STATE/fwd/$h.log" socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$sock"
     wait_for 10 "forwarder port $port of $h" port_listening "$port"
+    # $STATE/fwd/<host>-docker.sock (root netns, mode 600) -> the host's /run/docker.sock: a
+    # docker CLI outside the lab uses it as a build machine uses its engine.
+    bg "$STATE/fwd/$h.log" socat "UNIX-LISTEN:$STATE/fwd/$h-docker.sock,fork,unlink-early,mode=600" \
+        "EXEC:nsenter --mount=$NS/$h.mnt -- socat STDIO UNIX-CONNECT:/run/docker.sock"
+    wait_for 10 "docker socket forwarder of $h" test -S "$STATE/fwd/$h-docker.sock"
 }
 
 port_listening() { [[ -n $(ss -Hltn "src 127.0.0.1 and sport = :$1") ]]; }

@@ -104,6 +104,11 @@ export interface Lab {
     exec(host: number, cmd: string, stdin?: string): Promise<ExecResult>;
     ssh(host: number, cmd: string, stdin?: string): Promise<ExecResult>;
     connection(host: number): LabConnection;
+    /**
+     * `unix://<state>/fwd/lab-<i>-docker.sock`: a socket in the root namespace that reaches the
+     * host's Docker engine, for a docker CLI outside the lab (a build machine's DOCKER_HOST).
+     */
+    dockerHost(host: number): string;
     stopDocker(host: number, signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
     startDocker(host: number): Promise<void>;
     resetDocker(host: number): Promise<void>;
@@ -438,6 +443,7 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
             const h = hosts[checkHost(host)];
             return { host: h.sshHost, port: h.sshPort, user: lab.user, privateKey: lab.privateKey };
         },
+        dockerHost: (host) => `unix://${stateDir}/fwd/${hosts[checkHost(host)].name}-docker.sock`,
         stopDocker: async (host, signal = "SIGTERM") => {
             const sig = signal === "SIGKILL" ? "KILL" : "TERM";
             const r = await lab.exec(
