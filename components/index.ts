@@ -1,7 +1,39 @@
 // What `import { ... } from "pulumi-swarm"` gets.
-export { SwarmCluster, SwarmClusterArgs, architectureOf, amiNameFilter, CANONICAL_OWNER_ID } from "./swarmCluster";
+export {
+    SwarmCluster,
+    SwarmClusterArgs,
+    SwarmClusterLoadBalancerArgs,
+    SwarmClusterRegistryArgs,
+    SwarmClusterEcrRegistryArgs,
+    SwarmClusterExternalRegistryArgs,
+    architectureOf,
+    amiNameFilter,
+    CANONICAL_OWNER_ID,
+} from "./swarmCluster";
+export { SwarmLoadBalancer, SwarmLoadBalancerArgs, declareRoutes } from "./loadBalancer";
+export {
+    planRouteResources,
+    planLoadBalancerSecurityRules,
+    routeConditions,
+    routeUrl,
+    shortAwsName,
+    ROUTE_TARGET_GROUP,
+    RouteTargetSpec,
+    RoutePortRule,
+    RouteResourcePlan,
+    RouteCondition,
+} from "./routePlanning";
+export {
+    StackTarget,
+    ManagerConnection,
+    RegistryTarget,
+    EcrRegistryTarget,
+    ExternalRegistryTarget,
+    LoadBalancerTarget,
+    RoutePlan,
+} from "./target";
 export { SwarmBootstrap, SwarmBootstrapArgs, SwarmHost, BOOTSTRAP_DEFAULTS, validateSwarmHosts } from "./swarmBootstrap";
-export { CLUSTER_DEFAULTS, VALID_MANAGER_COUNTS, validateClusterArgs } from "./validation";
+export { CLUSTER_DEFAULTS, LOAD_BALANCER_DEFAULTS, VALID_MANAGER_COUNTS, validateClusterArgs, validateLoadBalancerArgs } from "./validation";
 export { SwarmArgumentError } from "./errors";
 export { planNodeSecurityRules, planPlacement, SWARM_PORTS, SecurityRule, NodePlacement } from "./planning";
 export { shellQuote } from "./shell";

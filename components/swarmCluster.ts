@@ -1,9 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { SwarmLoadBalancer } from "./loadBalancer";
 import { SecurityRule, planNodeSecurityRules, planPlacement } from "./planning";
 import { renderCloudInit } from "./scripts/cloudInit";
 import { SwarmBootstrap, SwarmHost } from "./swarmBootstrap";
+import { ManagerConnection, RegistryTarget, StackTarget } from "./target";
 import { CLUSTER_DEFAULTS, validateClusterArgs } from "./validation";
 
 export interface SwarmClusterArgs {
@@ -66,6 +68,67 @@ export interface SwarmClusterArgs {
     readonly drainTimeoutSeconds?: number;
     /** Extra tags for every resource that takes tags. @default {} */
     readonly tags?: Record<string, string>;
+    /**
+     * The Application Load Balancer that stacks' routes attach to (`<name>-alb`), over the
+     * cluster's subnets, sending to every node.
+     * @default { enabled: true }: internet-facing, HTTP on 80 from anywhere, answering 404 to anything no route matches
+     */
+    readonly loadBalancer?: SwarmClusterLoadBalancerArgs;
+    /**
+     * Where stacks push the images they build and the nodes pull them from.
+     * @default { kind: "ecr", keepImages: 10 }: a repository per built image in this account
+     */
+    readonly registry?: SwarmClusterRegistryArgs;
+}
+
+/** The cluster's load balancer (see SwarmLoadBalancerArgs). */
+export interface SwarmClusterLoadBalancerArgs {
+    /** Whether the cluster has a load balancer; without one, stacks cannot declare routes. @default true */
+    readonly enabled?: boolean;
+    /**
+     * An ACM certificate for HTTPS: routes are then served on 443 (TLS 1.3/1.2) and HTTP 80
+     * redirects (301) to HTTPS. Whether it is given decides the listeners; the value may be an Output.
+     * @default none: routes are served over plain HTTP on 80
+     */
+    readonly certificateArn?: pulumi.Input<string>;
+    /** The HTTPS listener's security policy (only with `certificateArn`). @default "ELBSecurityPolicy-TLS13-1-2-2021-06" */
+    readonly sslPolicy?: pulumi.Input<string>;
+    /** Networks allowed to reach the load balancer on 80 (and 443). @default ["0.0.0.0/0"] */
+    readonly ingressCidrBlocks?: string[];
+    /** Seconds a connection may stay idle. @default 60 */
+    readonly idleTimeoutSeconds?: pulumi.Input<number>;
+    /** AWS deletion protection on the load balancer. @default false, so that `pulumi destroy` removes it cleanly */
+    readonly deletionProtection?: pulumi.Input<boolean>;
+}
+
+/**
+ * The cluster's registry: `{ kind: "ecr" }` (the default) or `{ kind: "external", address }`.
+ * A union rather than flat optional fields, so that the compiler refuses an external registry
+ * without its address, or ECR settings on an external one.
+ */
+export type SwarmClusterRegistryArgs = SwarmClusterEcrRegistryArgs | SwarmClusterExternalRegistryArgs;
+
+/**
+ * Amazon ECR in the cluster's account and region: stacks create a repository per built image
+ * (`<cluster>/<stack>/<service>`, with a lifecycle policy), and `docker` on the nodes reaches
+ * ECR with their instance role (read-only) through the ECR credential helper that cloud-init
+ * installs; no registry password is kept on a node.
+ */
+export interface SwarmClusterEcrRegistryArgs {
+    readonly kind: "ecr";
+    /** How many images each repository keeps (older ones expire), 1 to 1000. @default 10 */
+    readonly keepImages?: number;
+}
+
+/** A registry you already run, by address and (optional) credentials. */
+export interface SwarmClusterExternalRegistryArgs {
+    readonly kind: "external";
+    /** host[:port], e.g. "registry.example.com" or "10.0.0.5:5000". */
+    readonly address: string;
+    /** @default none: pulls and pushes are anonymous */
+    readonly username?: pulumi.Input<string>;
+    /** Handled as a secret. @default none */
+    readonly password?: pulumi.Input<string>;
 }
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
@@ -85,7 +148,9 @@ export function amiNameFilter(arch: "x86_64" | "arm64"): string {
 /**
  * A Docker Swarm on EC2: network (or yours), a node security group whose swarm ports are
  * open only inside the group, managers spread over zones, workers, an SSH key, Docker
- * installed by cloud-init, and the swarm formed over SSH by {@link SwarmBootstrap}.
+ * installed by cloud-init, and the swarm formed over SSH by {@link SwarmBootstrap}; by default
+ * also an Application Load Balancer ({@link SwarmLoadBalancer}) that stacks add routes to, and
+ * Amazon ECR as the stacks' registry. `stackTarget` is what a SwarmStack deploys through.
  */
 export class SwarmCluster extends pulumi.ComponentResource {
     public readonly vpcId: pulumi.Output<string>;
@@ -107,6 +172,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
     public readonly dockerContextCommand: pulumi.Output<string>;
     /** The bootstrap, for components that run commands on the swarm after it is formed. */
     public readonly bootstrap: SwarmBootstrap;
+    /** The load balancer (`<name>-alb`), unless `loadBalancer.enabled` is false. */
+    public readonly loadBalancer?: SwarmLoadBalancer;
+    /** The load balancer's DNS name (undefined without one): point your domains' records here. */
+    public readonly loadBalancerDnsName: pulumi.Output<string | undefined>;
+    /** What a SwarmStack deploys through: the first manager over SSH, the registry, the load balancer. */
+    public readonly stackTarget: StackTarget;
 
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate first: bad input registers nothing, not even this component.
@@ -249,7 +320,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
         const sshUser = args.sshUser ?? d.sshUser;
         const userData = pulumi
             .all([args.dockerVersion ?? d.dockerVersion, sshUser])
-            .apply(([dockerVersion, user]) => renderCloudInit({ os: settings.os, dockerVersion, sshUser: user }));
+            .apply(([dockerVersion, user]) =>
+                renderCloudInit({ os: settings.os, dockerVersion, sshUser: user, ecrCredentialHelper: settings.registry === "ecr" }),
+            );
 
         const placement = planPlacement(settings.managerCount, settings.workerCount, settings.zoneCount);
         const instanceTypes = {
@@ -309,6 +382,50 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
         const managers = instances.filter((i) => i.placement.role === "manager").map((i) => i.instance);
         const workers = instances.filter((i) => i.placement.role === "worker").map((i) => i.instance);
+
+        // The load balancer over the cluster's subnets, registering every node.
+        if (settings.loadBalancer) {
+            const lb = args.loadBalancer ?? {};
+            this.loadBalancer = new SwarmLoadBalancer(
+                `${name}-alb`,
+                {
+                    vpcId,
+                    subnetIds,
+                    nodeSecurityGroupId: sg.id,
+                    instanceIds: instances.map((i) => i.instance.id),
+                    certificateArn: lb.certificateArn,
+                    sslPolicy: lb.sslPolicy,
+                    ingressCidrBlocks: lb.ingressCidrBlocks,
+                    idleTimeoutSeconds: lb.idleTimeoutSeconds,
+                    deletionProtection: lb.deletionProtection,
+                    tags: { ...(args.tags ?? {}), "pulumi-swarm:cluster": name },
+                },
+                { parent: this },
+            );
+        }
+
+        let registry: RegistryTarget;
+        const reg: SwarmClusterRegistryArgs = args.registry ?? { kind: "ecr" };
+        if (reg.kind === "external") {
+            registry = {
+                kind: "external",
+                address: reg.address,
+                username: reg.username,
+                password: reg.password === undefined ? undefined : pulumi.secret(reg.password),
+            };
+        } else {
+            registry = { kind: "ecr", keepImages: reg.keepImages ?? d.keepImages, tags: { ...(args.tags ?? {}), "pulumi-swarm:cluster": name } };
+        }
+        const manager: pulumi.Output<ManagerConnection> = pulumi
+            .all([managers[0].publicIp, sshUser, privateKey])
+            .apply(([host, user, key]) => ({ host, port: 22, user, privateKey: key }));
+        this.stackTarget = {
+            clusterName: name,
+            manager: pulumi.secret(manager),
+            ready: [this.bootstrap],
+            registry,
+            loadBalancer: this.loadBalancer?.target,
+        };
         this.vpcId = vpcId;
         this.subnetIds = pulumi.all(subnetIds);
         this.nodeSecurityGroupId = sg.id;
@@ -321,6 +438,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this.managerJoinToken = this.bootstrap.managerJoinToken;
         this.dockerHost = pulumi.interpolate`ssh://${sshUser}@${managers[0].publicIp}`;
         this.dockerContextCommand = pulumi.interpolate`docker context create ${name} --docker host=${this.dockerHost} && docker context use ${name}`;
+        this.loadBalancerDnsName = this.loadBalancer ? this.loadBalancer.dnsName : pulumi.output<string | undefined>(undefined);
 
         this.registerOutputs({
             vpcId: this.vpcId,
@@ -335,6 +453,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             managerJoinToken: this.managerJoinToken,
             dockerHost: this.dockerHost,
             dockerContextCommand: this.dockerContextCommand,
+            loadBalancerDnsName: this.loadBalancerDnsName,
         });
     }
 

@@ -70,6 +70,8 @@ export interface LoadBalancerTarget {
     readonly nodeSecurityGroupId: pulumi.Input<string>;
     /** Every node's instance ID: each route's target group registers them all (the routing mesh answers on every node). */
     readonly instanceIds: pulumi.Input<string>[];
+    /** Tags for the route resources (each also gets `Name`: its resource name). @default {} */
+    readonly tags?: Record<string, string>;
 }
 
 /** One ALB route, planned from a compose file (see compose/routes.ts). */

@@ -22,6 +22,39 @@ export interface ClusterArgsToValidate {
     readonly sshUser?: pulumi.Input<string>;
     readonly sshPublicKey?: pulumi.Input<string>;
     readonly sshPrivateKey?: pulumi.Input<string>;
+    readonly loadBalancer?: ClusterLoadBalancerArgsToValidate;
+    readonly registry?: ClusterRegistryArgsToValidate;
+}
+
+/** The load balancer settings of SwarmClusterArgs that validation reads. */
+export interface ClusterLoadBalancerArgsToValidate {
+    readonly enabled?: boolean;
+    readonly certificateArn?: pulumi.Input<string>;
+    readonly sslPolicy?: pulumi.Input<string>;
+    readonly ingressCidrBlocks?: readonly string[];
+    readonly idleTimeoutSeconds?: pulumi.Input<number>;
+    readonly deletionProtection?: pulumi.Input<boolean>;
+}
+
+/** The registry settings of SwarmClusterArgs that validation reads. */
+export interface ClusterRegistryArgsToValidate {
+    readonly kind?: string;
+    readonly keepImages?: number;
+    readonly address?: string;
+    readonly username?: pulumi.Input<string>;
+    readonly password?: pulumi.Input<string>;
+}
+
+/** The values of SwarmLoadBalancerArgs that validation reads (see SwarmLoadBalancerArgs for docs). */
+export interface LoadBalancerArgsToValidate {
+    readonly vpcId?: pulumi.Input<string>;
+    readonly subnetIds?: readonly pulumi.Input<string>[];
+    readonly nodeSecurityGroupId?: pulumi.Input<string>;
+    readonly instanceIds?: readonly pulumi.Input<string>[];
+    readonly certificateArn?: pulumi.Input<string>;
+    readonly sslPolicy?: pulumi.Input<string>;
+    readonly ingressCidrBlocks?: readonly string[];
+    readonly idleTimeoutSeconds?: pulumi.Input<number>;
 }
 
 /** Defaults of SwarmClusterArgs, in one place so the docs, the code and the tests agree. */
@@ -38,7 +71,22 @@ export const CLUSTER_DEFAULTS = {
     sshUser: "ubuntu",
     dockerReadyTimeoutSeconds: 600,
     drainTimeoutSeconds: 300,
+    loadBalancerEnabled: true,
+    registryKind: "ecr" as "ecr" | "external",
+    keepImages: 10,
 } as const;
+
+/** Defaults of SwarmLoadBalancerArgs. */
+export const LOAD_BALANCER_DEFAULTS = {
+    ingressCidrBlocks: ["0.0.0.0/0"] as readonly string[],
+    idleTimeoutSeconds: 60,
+    deletionProtection: false,
+    /** TLS 1.3 and 1.2 with forward-secret ciphers only: AWS's recommended policy for new HTTPS listeners. */
+    sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+} as const;
+
+/** How many images an ECR repository may be told to keep. */
+export const KEEP_IMAGES_RANGE = { min: 1, max: 1000 } as const;
 
 /** The most availability zones a cluster spreads over (the most any AWS region has). */
 export const MAX_ZONES = 6;
@@ -54,6 +102,10 @@ export interface ValidatedClusterSettings {
     readonly os: NodeOs;
     /** When the component creates the VPC: its CIDR and one public subnet CIDR per zone. */
     readonly newNetwork?: { readonly vpcCidrBlock: string; readonly subnetCidrs: readonly string[] };
+    /** Whether the cluster has its Application Load Balancer. */
+    readonly loadBalancer: boolean;
+    /** Where stacks push built images and nodes pull from. */
+    readonly registry: "ecr" | "external";
 }
 
 const isKnown = <T>(v: pulumi.Input<T> | undefined): v is T =>
@@ -252,6 +304,187 @@ export function validateClusterArgs(args: ClusterArgsToValidate): ValidatedClust
         );
     }
 
+    const loadBalancer = args.loadBalancer?.enabled ?? d.loadBalancerEnabled;
+    if (args.loadBalancer !== undefined && (typeof args.loadBalancer !== "object" || args.loadBalancer === null)) {
+        problems.push(new SwarmArgumentError("loadBalancer", args.loadBalancer, "must be an object such as { certificateArn: \"arn:aws:acm:...\" } (or left out)"));
+    } else if (loadBalancer) {
+        if (zoneCount === 1) {
+            const fromSubnets = args.availabilityZoneCount === undefined && Array.isArray(args.subnetIds);
+            problems.push(
+                new SwarmArgumentError(
+                    fromSubnets ? "subnetIds" : "availabilityZoneCount",
+                    fromSubnets ? args.subnetIds : zoneCount,
+                    (fromSubnets ? "must list subnets in at least 2 zones" : "must be at least 2") +
+                        " while the load balancer is enabled (an Application Load Balancer needs subnets in two zones); " +
+                        `${fromSubnets ? "add a subnet" : "raise it"}, or set loadBalancer.enabled to false`,
+                ),
+            );
+        }
+        problems.push(...loadBalancerProblems(args.loadBalancer ?? {}, "loadBalancer."));
+    } else {
+        for (const field of ["certificateArn", "sslPolicy", "ingressCidrBlocks", "idleTimeoutSeconds", "deletionProtection"] as const) {
+            if (args.loadBalancer?.[field] !== undefined) {
+                problems.push(
+                    new SwarmArgumentError(`loadBalancer.${field}`, "(set)", "applies only to an enabled load balancer; drop it, or set loadBalancer.enabled to true"),
+                );
+            }
+        }
+    }
+
+    const registry = registryProblems(args.registry, problems);
+
     throwIfAny(problems);
-    return { managerCount, workerCount, zoneCount, adminCidrBlocks, os, newNetwork };
+    return { managerCount, workerCount, zoneCount, adminCidrBlocks, os, newNetwork, loadBalancer, registry };
+}
+
+/** The registry kind, after checking the registry args; problems go to `problems`. */
+function registryProblems(reg: ClusterRegistryArgsToValidate | undefined, problems: SwarmArgumentError[]): "ecr" | "external" {
+    if (reg === undefined) {
+        return CLUSTER_DEFAULTS.registryKind;
+    }
+    if (typeof reg !== "object" || reg === null || (reg.kind !== "ecr" && reg.kind !== "external")) {
+        problems.push(
+            new SwarmArgumentError(
+                "registry.kind",
+                typeof reg === "object" && reg !== null ? reg.kind : reg,
+                'must be "ecr" (a repository per built image in this account, pulled with the instance role) or "external" (an existing registry by address)',
+            ),
+        );
+        return CLUSTER_DEFAULTS.registryKind;
+    }
+    const misplaced = (fields: readonly (keyof ClusterRegistryArgsToValidate)[], other: string) => {
+        for (const f of fields) {
+            if (reg[f] !== undefined) {
+                problems.push(new SwarmArgumentError(`registry.${f}`, "(set)", `applies only to kind "${other}"; drop it`));
+            }
+        }
+    };
+    if (reg.kind === "ecr") {
+        const keep = reg.keepImages;
+        if (keep !== undefined && !(Number.isInteger(keep) && keep >= KEEP_IMAGES_RANGE.min && keep <= KEEP_IMAGES_RANGE.max)) {
+            problems.push(
+                new SwarmArgumentError(
+                    "registry.keepImages",
+                    keep,
+                    `must be a whole number from ${KEEP_IMAGES_RANGE.min} to ${KEEP_IMAGES_RANGE.max} (how many images each repository keeps; older ones expire)`,
+                ),
+            );
+        }
+        misplaced(["address", "username", "password"], "external");
+    } else {
+        if (typeof reg.address !== "string" || !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$/.test(reg.address)) {
+            problems.push(
+                new SwarmArgumentError("registry.address", reg.address, 'must be the registry\'s host[:port], such as "registry.example.com" or "10.0.0.5:5000"'),
+            );
+        }
+        if (reg.password !== undefined && reg.username === undefined) {
+            problems.push(new SwarmArgumentError("registry.username", undefined, "must be given with registry.password (or give neither, to pull anonymously)"));
+        }
+        misplaced(["keepImages"], "ecr");
+    }
+    return reg.kind;
+}
+
+/**
+ * Checks SwarmLoadBalancerArgs known now and throws every problem at once.
+ */
+export function validateLoadBalancerArgs(args: LoadBalancerArgsToValidate): void {
+    const problems = loadBalancerProblems(args, "");
+    for (const field of ["subnetIds", "instanceIds"] as const) {
+        if (!Array.isArray(args[field])) {
+            problems.push(new SwarmArgumentError(field, args[field], "is required and must be a list"));
+        }
+    }
+    const subnets = args.subnetIds;
+    if (Array.isArray(subnets)) {
+        if (subnets.length < 2) {
+            problems.push(
+                new SwarmArgumentError("subnetIds", subnets, "must list public subnets in at least 2 availability zones (an Application Load Balancer needs two)"),
+            );
+        }
+        subnets.forEach((s, i) => {
+            if (isKnown(s) && !/^subnet-[0-9a-f]{8,17}$/.test(s)) {
+                problems.push(new SwarmArgumentError(`subnetIds[${i}]`, s, 'must be a subnet ID such as "subnet-0123456789abcdef0"'));
+            }
+        });
+    }
+    if (Array.isArray(args.instanceIds)) {
+        if (args.instanceIds.length === 0) {
+            problems.push(new SwarmArgumentError("instanceIds", args.instanceIds, "must list every node's instance ID (each route sends traffic to all of them)"));
+        }
+        args.instanceIds.forEach((s, i) => {
+            if (isKnown(s) && !/^i-[0-9a-f]{8,17}$/.test(s)) {
+                problems.push(new SwarmArgumentError(`instanceIds[${i}]`, s, 'must be an instance ID such as "i-0123456789abcdef0"'));
+            }
+        });
+    }
+    if (args.vpcId === undefined) {
+        problems.push(new SwarmArgumentError("vpcId", undefined, "is required: the VPC of the subnets and the nodes"));
+    } else if (isKnown(args.vpcId) && !/^vpc-[0-9a-f]{8,17}$/.test(args.vpcId)) {
+        problems.push(new SwarmArgumentError("vpcId", args.vpcId, 'must be a VPC ID such as "vpc-0123456789abcdef0"'));
+    }
+    if (args.nodeSecurityGroupId === undefined) {
+        problems.push(new SwarmArgumentError("nodeSecurityGroupId", undefined, "is required: the nodes' security group, which admits the load balancer on routed ports"));
+    } else if (isKnown(args.nodeSecurityGroupId) && !/^sg-[0-9a-f]{8,17}$/.test(args.nodeSecurityGroupId)) {
+        problems.push(new SwarmArgumentError("nodeSecurityGroupId", args.nodeSecurityGroupId, 'must be a security group ID such as "sg-0123456789abcdef0"'));
+    }
+    throwIfAny(problems);
+}
+
+/** The checks shared by the cluster's `loadBalancer` and SwarmLoadBalancerArgs; `prefix` names the fields. */
+function loadBalancerProblems(args: ClusterLoadBalancerArgsToValidate, prefix: string): SwarmArgumentError[] {
+    const problems: SwarmArgumentError[] = [];
+    const cidrs = args.ingressCidrBlocks;
+    if (cidrs !== undefined) {
+        if (!Array.isArray(cidrs) || cidrs.length === 0) {
+            problems.push(
+                new SwarmArgumentError(
+                    `${prefix}ingressCidrBlocks`,
+                    cidrs,
+                    'must list at least one network allowed to reach the load balancer, such as ["0.0.0.0/0"] (the default) or ["203.0.113.0/24"]',
+                ),
+            );
+        } else {
+            const seen: string[] = [];
+            cidrs.forEach((c, i) => {
+                const field = `${prefix}ingressCidrBlocks[${i}]`;
+                const parsed = typeof c === "string" ? parseCidr(c) : undefined;
+                if (!parsed) {
+                    problems.push(new SwarmArgumentError(field, c, 'must be a CIDR block such as "0.0.0.0/0", "203.0.113.0/24" or "2001:db8::/32"'));
+                } else if (parsed.canonical !== c) {
+                    problems.push(new SwarmArgumentError(field, c, `has host bits set; write the network, "${parsed.canonical}"`));
+                } else if (seen.includes(c)) {
+                    problems.push(new SwarmArgumentError(field, c, "is listed twice; list each network once"));
+                } else {
+                    seen.push(c);
+                }
+            });
+        }
+    }
+    if (
+        isKnown(args.certificateArn) &&
+        !/^arn:aws[a-z-]*:(acm:[a-z0-9-]+:[0-9]{12}:certificate\/[A-Za-z0-9-]+|iam::[0-9]{12}:server-certificate\/\S+)$/.test(args.certificateArn)
+    ) {
+        problems.push(
+            new SwarmArgumentError(
+                `${prefix}certificateArn`,
+                args.certificateArn,
+                'must be the ARN of an ACM certificate in the load balancer\'s region, such as "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-..."',
+            ),
+        );
+    }
+    if (args.sslPolicy !== undefined && args.certificateArn === undefined) {
+        problems.push(new SwarmArgumentError(`${prefix}sslPolicy`, args.sslPolicy, "applies only to the HTTPS listener; give certificateArn too, or drop it"));
+    } else if (isKnown(args.sslPolicy) && !/^ELBSecurityPolicy-[A-Za-z0-9-]+$/.test(args.sslPolicy)) {
+        problems.push(
+            new SwarmArgumentError(`${prefix}sslPolicy`, args.sslPolicy, `must be an ELB security policy name such as "${LOAD_BALANCER_DEFAULTS.sslPolicy}"`),
+        );
+    }
+    if (isKnown(args.idleTimeoutSeconds)) {
+        const v = args.idleTimeoutSeconds;
+        if (!Number.isInteger(v) || v < 1 || v > 4000) {
+            problems.push(new SwarmArgumentError(`${prefix}idleTimeoutSeconds`, v, "must be a whole number of seconds from 1 to 4000 (60 is the default)"));
+        }
+    }
+    return problems;
 }

@@ -23,6 +23,8 @@ describe("pure: cluster argument validation", () => {
             adminCidrBlocks: ["203.0.113.0/24"],
             os: "ubuntu-24.04",
             newNetwork: { vpcCidrBlock: "10.0.0.0/16", subnetCidrs: ["10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"] },
+            loadBalancer: true,
+            registry: "ecr",
         });
     });
 
@@ -102,7 +104,7 @@ describe("pure: cluster argument validation", () => {
 
     it("refuses subnetIds without vpcId, and vpcId without subnetIds", () => {
         assert.strictEqual(
-            message({ ...ok, subnetIds: ["subnet-0123456789abcdef0"] }),
+            message({ ...ok, subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"] }),
             "vpcId must be given with subnetIds: the VPC those subnets belong to (or give neither, and a VPC is created); got nothing (the field is missing)",
         );
         assert.strictEqual(

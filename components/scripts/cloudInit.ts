@@ -10,7 +10,16 @@ export interface CloudInitArgs {
     readonly dockerVersion: string;
     /** The SSH user, added to the docker group. */
     readonly sshUser: string;
+    /**
+     * Installs Ubuntu's amazon-ecr-credential-helper and makes it the Docker client's credential
+     * store for root and the SSH user: `docker` on a node (a stack deploy on a manager) then
+     * reaches Amazon ECR with the instance role; no registry password is kept on the node.
+     */
+    readonly ecrCredentialHelper: boolean;
 }
+
+/** The Docker client configuration that sends every registry's credential lookups to the ECR helper. */
+export const ECR_DOCKER_CONFIG = '{ "credsStore": "ecr-login" }';
 
 /** The apt version string of a Docker Engine release on Ubuntu 24.04 ("noble"). */
 export function dockerAptVersion(dockerVersion: string): string {
@@ -19,8 +28,9 @@ export function dockerAptVersion(dockerVersion: string): string {
 
 /**
  * EC2 user data: installs the pinned Docker Engine from Docker's apt repository, holds it
- * at that version, rotates container logs, and enables Docker at boot. Idempotent: run
- * again, it changes nothing once the pinned version is in place.
+ * at that version, rotates container logs, and enables Docker at boot; with
+ * `ecrCredentialHelper`, sets up the ECR credential helper for root and the SSH user.
+ * Idempotent: run again, it changes nothing once the pinned version is in place.
  */
 export function renderCloudInit(args: CloudInitArgs): string {
     if (!SUPPORTED_OS.includes(args.os)) {
@@ -62,6 +72,31 @@ export function renderCloudInit(args: CloudInitArgs): string {
         "fi",
         "systemctl enable --now containerd docker",
         `usermod -aG docker ${shellQuote(args.sshUser)}`,
+        ...(args.ecrCredentialHelper ? renderEcrCredentialHelper(args.sshUser) : []),
         "",
     ].join("\n");
+}
+
+function renderEcrCredentialHelper(sshUser: string): string[] {
+    return [
+        "# Amazon ECR with the instance role: the Docker client asks the ECR credential helper.",
+        "if ! dpkg-query -W -f='${Status}' amazon-ecr-credential-helper 2>/dev/null | grep -q 'install ok installed'; then",
+        "  apt-get update -q",
+        "  apt-get install -y -q amazon-ecr-credential-helper",
+        "fi",
+        "docker_config() {",
+        '  home=$(getent passwd "$1" | cut -d: -f6)',
+        '  group=$(id -gn "$1")',
+        '  install -d -m 0700 -o "$1" -g "$group" "$home/.docker"',
+        `  echo ${shellQuote(ECR_DOCKER_CONFIG)} >"$home/.docker/config.json.pulumi-swarm"`,
+        '  if cmp -s "$home/.docker/config.json.pulumi-swarm" "$home/.docker/config.json"; then',
+        '    rm -f "$home/.docker/config.json.pulumi-swarm"',
+        "  else",
+        '    install -m 0600 -o "$1" -g "$group" "$home/.docker/config.json.pulumi-swarm" "$home/.docker/config.json"',
+        '    rm -f "$home/.docker/config.json.pulumi-swarm"',
+        "  fi",
+        "}",
+        "docker_config root",
+        `docker_config ${shellQuote(sshUser)}`,
+    ];
 }

@@ -21,18 +21,25 @@ function countByType(m: RecordingMonitor): Record<string, number> {
     return out;
 }
 
-/** The resources every cluster with a new VPC over 3 zones and one admin CIDR has. */
+/**
+ * The resources every cluster with a new VPC over 3 zones and one admin CIDR has, with the
+ * default load balancer (HTTP only, from 0.0.0.0/0): 1 more security group, 1 more ingress
+ * rule, the ALB and its HTTP listener.
+ */
 const base = {
     "swarm:index:SwarmCluster": 1,
     "swarm:index:SwarmBootstrap": 1,
+    "swarm:index:SwarmLoadBalancer": 1,
+    "aws:lb/loadBalancer:LoadBalancer": 1,
+    "aws:lb/listener:Listener": 1,
     "aws:ec2/vpc:Vpc": 1,
     "aws:ec2/internetGateway:InternetGateway": 1,
     "aws:ec2/routeTable:RouteTable": 1,
     "aws:ec2/route:Route": 1,
     "aws:ec2/subnet:Subnet": 3,
     "aws:ec2/routeTableAssociation:RouteTableAssociation": 3,
-    "aws:ec2/securityGroup:SecurityGroup": 1,
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 5,
+    "aws:ec2/securityGroup:SecurityGroup": 2,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 6,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 1,
     "aws:iam/role:Role": 1,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 2,
@@ -89,7 +96,10 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
     it("names every child <name>-<role>[-<i>], parents it under the component, and tags it with that name", () => {
         for (const r of m.records.filter((x) => !x.type.startsWith("swarm:index:SwarmCluster"))) {
             assert.ok(r.name.startsWith(`${N}-`), r.name);
-            assert.ok(r.parentUrn.includes("swarm:index:SwarmCluster") || r.parentUrn.includes("SwarmBootstrap"), `${r.name} has parent ${r.parentUrn}`);
+            assert.ok(
+                r.parentUrn.includes("swarm:index:SwarmCluster") || r.parentUrn.includes("SwarmBootstrap") || r.parentUrn.endsWith(`SwarmLoadBalancer::${N}-alb`),
+                `${r.name} has parent ${r.parentUrn}`,
+            );
             const tags = r.inputs.tags as Record<string, string> | undefined;
             if (tags) {
                 assert.strictEqual(tags.Name, r.name);
@@ -119,6 +129,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             ...m.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"),
             ...m.ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"),
         ]
+            .filter((r) => r.name.startsWith(`${N}-nodes-`))
             .map((r) => {
                 const i = r.inputs as Record<string, string | number | undefined>;
                 assert.strictEqual(i.securityGroupId, sgId);
@@ -187,7 +198,8 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.deepStrictEqual(init.additionalSecretOutputs.filter((o) => o !== "connection").sort(), ["stderr", "stdout"]);
         assert.strictEqual(init.deleteBeforeReplace, true);
         assert.match(script(init, "delete"), /dkr swarm leave --force/);
-        const rules = m.records.filter((r) => r.type.startsWith("aws:vpc/securityGroup")).map((r) => r.name);
+        const rules = m.records.filter((r) => r.type.startsWith("aws:vpc/securityGroup") && r.name.startsWith(`${N}-nodes-`)).map((r) => r.name);
+        assert.strictEqual(rules.length, 7);
         for (const rule of rules) {
             assert.ok(init.dependencies.includes(rule), `init does not wait for ${rule}`);
         }

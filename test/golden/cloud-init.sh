@@ -26,3 +26,22 @@ else
 fi
 systemctl enable --now containerd docker
 usermod -aG docker ubuntu
+# Amazon ECR with the instance role: the Docker client asks the ECR credential helper.
+if ! dpkg-query -W -f='${Status}' amazon-ecr-credential-helper 2>/dev/null | grep -q 'install ok installed'; then
+  apt-get update -q
+  apt-get install -y -q amazon-ecr-credential-helper
+fi
+docker_config() {
+  home=$(getent passwd "$1" | cut -d: -f6)
+  group=$(id -gn "$1")
+  install -d -m 0700 -o "$1" -g "$group" "$home/.docker"
+  echo '{ "credsStore": "ecr-login" }' >"$home/.docker/config.json.pulumi-swarm"
+  if cmp -s "$home/.docker/config.json.pulumi-swarm" "$home/.docker/config.json"; then
+    rm -f "$home/.docker/config.json.pulumi-swarm"
+  else
+    install -m 0600 -o "$1" -g "$group" "$home/.docker/config.json.pulumi-swarm" "$home/.docker/config.json"
+    rm -f "$home/.docker/config.json.pulumi-swarm"
+  fi
+}
+docker_config root
+docker_config ubuntu

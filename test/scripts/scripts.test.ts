@@ -19,7 +19,11 @@ import { shellcheck } from "../shellcheck";
 const goldenDir = path.join(repoRoot, "test", "golden");
 
 const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
-    { file: "cloud-init.sh", shell: "bash", render: () => renderCloudInit({ os: "ubuntu-24.04", dockerVersion: "28.5.2", sshUser: "ubuntu" }) },
+    {
+        file: "cloud-init.sh",
+        shell: "bash",
+        render: () => renderCloudInit({ os: "ubuntu-24.04", dockerVersion: "28.5.2", sshUser: "ubuntu", ecrCredentialHelper: true }),
+    },
     {
         file: "swarm-init.sh",
         shell: "sh",
@@ -120,7 +124,22 @@ describe("pure: host scripts", () => {
 
     it("cloud-init pins the Docker version in apt's form", () => {
         assert.strictEqual(dockerAptVersion("28.5.2"), "5:28.5.2-1~ubuntu.24.04~noble");
-        assert.throws(() => renderCloudInit({ os: "ubuntu-24.04", dockerVersion: "latest", sshUser: "ubuntu" }), /dockerVersion must look like 28.5.2; got "latest"/);
+        assert.throws(
+            () => renderCloudInit({ os: "ubuntu-24.04", dockerVersion: "latest", sshUser: "ubuntu", ecrCredentialHelper: true }),
+            /dockerVersion must look like 28.5.2; got "latest"/,
+        );
+    });
+
+    it("cloud-init sets up the ECR credential helper only for an ECR registry, for root and the SSH user", () => {
+        const base = { os: "ubuntu-24.04" as const, dockerVersion: "28.5.2", sshUser: "admin" };
+        const ecr = renderCloudInit({ ...base, ecrCredentialHelper: true });
+        const external = renderCloudInit({ ...base, ecrCredentialHelper: false });
+        assert.match(ecr, /\n  apt-get install -y -q amazon-ecr-credential-helper\n/);
+        assert.ok(ecr.includes(`\n  echo '{ "credsStore": "ecr-login" }' >"$home/.docker/config.json.pulumi-swarm"\n`));
+        assert.ok(ecr.endsWith("\ndocker_config root\ndocker_config admin\n"));
+        assert.ok(ecr.startsWith(external.slice(0, -1)), "the ECR part is appended to the same script");
+        assert.doesNotMatch(external, /ecr/);
+        assert.strictEqual(shellcheck(external, "bash"), "");
     });
 
     describe("reading command output", () => {
