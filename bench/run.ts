@@ -3,6 +3,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { labBench } from "./lab";
+import { stackBench } from "./stack";
 
 interface GraphFigure {
     managers: number;
@@ -35,7 +36,9 @@ console.log(`  live heap after GC: median ${median(live).toFixed(0)} MB (what th
 const small = graph(3, 2);
 console.log(`  for scale, 3 managers + 2 workers: ${small.resources} resources, ${small.ms.toFixed(0)} ms, ${small.peakRssMB.toFixed(0)} MB`);
 
-labBench().catch((e) => {
-    console.error(e);
-    process.exit(1);
-});
+labBench()
+    .then(() => stackBench())
+    .catch((e) => {
+        console.error(e);
+        process.exit(1);
+    });

@@ -37,3 +37,8 @@ export { CLUSTER_DEFAULTS, LOAD_BALANCER_DEFAULTS, VALID_MANAGER_COUNTS, validat
 export { SwarmArgumentError } from "./errors";
 export { planNodeSecurityRules, planPlacement, SWARM_PORTS, SecurityRule, NodePlacement } from "./planning";
 export { shellQuote } from "./shell";
+export { SwarmStack, SwarmStackArgs, STACK_DEFAULTS, planStack } from "./swarmStack";
+export { parseCompose, checkCompose, ComposeModel, ServiceModel, PortSpec } from "./compose/parse";
+export { renderStack, RenderedStack } from "./compose/render";
+export { planRoutes, RouteArgs, ROUTE_LABEL_PREFIX } from "./compose/routes";
+export { ComposeError } from "./compose/errors";
