@@ -41,7 +41,15 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
         );
         assert.strictEqual(out.error, undefined);
         assert.strictEqual(out.counts!["aws:ec2/instance:Instance"], 4);
-        assert.strictEqual(out.counts!["command:remote:Command"], 10);
+        // 10 bootstrap commands, and stacks/web (the default stacks) deployed by one more,
+        // its API built by a local command into its ECR repository, its proxy routed.
+        assert.strictEqual(out.counts!["command:remote:Command"], 11);
+        assert.strictEqual(out.counts!["command:local:Command"], 1);
+        assert.strictEqual(out.counts!["aws:ecr/repository:Repository"], 1);
+        assert.strictEqual(out.counts!["aws:lb/targetGroup:TargetGroup"], 1);
+        for (const n of ["stack-web-deploy", "stack-web-build-api", "stack-web-repo-api", "stack-web-route-proxy-8080"]) {
+            assert.ok(out.names!.includes(n), n);
+        }
         assert.deepStrictEqual(out.instanceTypes!.sort(), [
             "staging-manager-0=t3.small",
             "staging-worker-0=t3.large",
