@@ -250,7 +250,7 @@ export class SwarmStack extends pulumi.ComponentResource {
                     create: pulumi.all([repository, login?.username]).apply(([repo, user]) =>
                         renderImageBuild({
                             context,
-                            dockerfile: s.build!.dockerfile,
+                            dockerfile: path.resolve(context, s.build!.dockerfile),
                             buildArgs: s.build!.args,
                             target: s.build!.target,
                             repository: repo,

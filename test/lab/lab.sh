@@ -308,7 +308,7 @@ EOF
     # $STATE/fwd/<host>-docker.sock (root netns, mode 600) -> the host's /run/docker.sock: a
     # docker CLI outside the lab uses it as a build machine uses its engine.
     bg "$STATE/fwd/$h.log" socat "UNIX-LISTEN:$STATE/fwd/$h-docker.sock,fork,unlink-early,mode=600" \
-        "EXEC:nsenter --mount=$NS/$h.mnt -- socat STDIO UNIX-CONNECT:/run/docker.sock"
+        "EXEC:nsenter --mount=$NS/$h.mnt -- socat STDIO UNIX-CONNECT\:/run/docker.sock"
     wait_for 10 "docker socket forwarder of $h" test -S "$STATE/fwd/$h-docker.sock"
 }
 

@@ -1,0 +1,202 @@
+// Lab layer: compose stacks for real. A 1 manager + 2 worker swarm is formed on lab hosts with
+// SwarmBootstrap (hosts by address, no EC2), then SwarmStack deploys stacks/web/compose.yaml:
+// the API's image is built from stacks/web/api/Dockerfile by a docker CLI on this machine
+// (DOCKER_HOST: a lab host's engine), pushed to the lab registry and pulled by the workers; the
+// stack deploy and its convergence wait run over SSH on the manager. Ports are published in
+// host mode (PUBLISH_MODE=host): the lab has no routing mesh, so only nodes running a proxy
+// answer. The proxy and API images stand on a Debian base made in the lab (no Docker Hub).
+import * as assert from "assert";
+import * as path from "path";
+import type { SwarmBootstrap as SwarmBootstrapType } from "../../components/swarmBootstrap";
+import { repoRoot } from "../paths";
+import { Deployment, LabEngine } from "./engine";
+import { labWebImage } from "./images";
+import { Lab, labUnavailableReason, startLab } from "./lab";
+
+const WEB = path.join(repoRoot, "stacks", "web", "compose.yaml");
+
+describe("lab: compose stacks on a real swarm", function () {
+    this.timeout(600000);
+    let lab: Lab | undefined;
+    let engine: LabEngine;
+    let swarm: Deployment;
+    let image: string;
+
+    before(async function () {
+        const reason = labUnavailableReason();
+        if (reason) {
+            this.skip();
+        }
+        lab = await startLab({ hosts: 3, name: "stack" });
+        engine = new LabEngine(lab, undefined, 0);
+        image = await labWebImage(lab);
+        const r = await engine.up(() => bootstrapProgram(lab!));
+        assert.deepStrictEqual(r.failures, []);
+        swarm = r.deployment;
+    });
+
+    after(async () => {
+        if (lab) {
+            await lab.teardown();
+            assert.deepStrictEqual(await lab.leftovers(), []);
+        }
+    });
+
+    /** The swarm program: the same bootstrap, kept in every run so it is never torn down. */
+    async function bootstrapProgram(l: Lab): Promise<SwarmBootstrapType> {
+        const { SwarmBootstrap } = await import("../../components/swarmBootstrap");
+        return new SwarmBootstrap("lab", {
+            hosts: l.hosts.map((h, i) => ({
+                key: i === 0 ? "manager-0" : `worker-${i - 1}`,
+                role: i === 0 ? ("manager" as const) : ("worker" as const),
+                sshHost: h.sshHost,
+                sshPort: h.sshPort,
+                sshUser: l.user,
+                privateAddress: h.privateAddress,
+            })),
+            privateKey: l.privateKey,
+            dockerReadyTimeoutSeconds: 30,
+        });
+    }
+
+    function webProgram(version: string) {
+        return async () => {
+            const bootstrap = await bootstrapProgram(lab!);
+            const { SwarmStack } = await import("../../components/swarmStack");
+            return new SwarmStack("web", {
+                target: {
+                    clusterName: "lab",
+                    manager: lab!.connection(0),
+                    ready: [bootstrap],
+                    registry: { kind: "external", address: lab!.registry },
+                    // The file routes its proxy through an ALB; AWS is mocked here (the lab has none).
+                    loadBalancer: {
+                        vpcId: "vpc-lab",
+                        listenerArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lab/1/2",
+                        scheme: "http",
+                        dnsName: "lab-alb.example",
+                        securityGroupId: "sg-alb",
+                        nodeSecurityGroupId: "sg-nodes",
+                        instanceIds: ["i-1", "i-2", "i-3"],
+                    },
+                },
+                composeFile: WEB,
+                variables: { PROXY_IMAGE: image, API_BASE_IMAGE: image, PUBLISH_MODE: "host", API_REPLICAS: "2", API_VERSION: version },
+                convergeTimeoutSeconds: 120,
+            });
+        };
+    }
+
+    const sh = async (host: number, cmd: string) => {
+        const r = await lab!.exec(host, cmd);
+        assert.strictEqual(r.code, 0, `${cmd}: ${r.stderr}`);
+        return r.stdout;
+    };
+    /** `<service> <state>` of every task that should run. */
+    const tasks = async () =>
+        (await sh(0, "docker stack ps web --filter desired-state=running --format '{{.Name}} {{.CurrentState}}'"))
+            .trim()
+            .split("\n")
+            .map((l) => l.replace(/\.\d+ /, " ").replace(/ (\w+).*$/, " $1"))
+            .sort();
+    const get = (host: number, url: string) => sh(host, `curl -sS --max-time 5 ${url}`);
+
+    let web: Deployment;
+
+    it("deploys stacks/web: every task Running, the API built, pushed and pulled by the workers", async () => {
+        const r = await engine.up(webProgram("1"), swarm);
+        assert.deepStrictEqual(r.failures, []);
+        web = r.deployment;
+        assert.deepStrictEqual(
+            r.steps.map((s) => `${s.op} ${s.name}`),
+            ["create web-build-api", "create web-deploy"],
+        );
+        assert.deepStrictEqual(await tasks(), ["web_api Running", "web_api Running", "web_proxy Running", "web_proxy Running"]);
+        // The API runs the pushed image by digest, pulled from the lab registry by the workers.
+        const apiImage = (await sh(0, "docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' web_api")).trim();
+        assert.match(apiImage, new RegExp(`^${lab!.registry.replace(/\./g, "\\.")}/web/api@sha256:[0-9a-f]{64}$`));
+        for (const host of [1, 2]) {
+            const digests = await sh(host, "docker images --digests --format '{{.Repository}}@{{.Digest}}'");
+            assert.ok(digests.split("\n").includes(apiImage), `lab-${host + 1} pulled ${apiImage}: ${digests}`);
+        }
+        // The manager runs nothing (both services are constrained to workers).
+        assert.strictEqual((await sh(0, "docker ps -q")).trim(), "");
+    });
+
+    it("answers on the nodes that run the proxy, and the proxy reaches the API over the overlay network", async () => {
+        const workers = lab!.hosts.slice(1).map((h) => h.privateAddress);
+        for (const addr of workers) {
+            assert.strictEqual(await get(0, `http://${addr}:8080/healthz`), "ok\n");
+            const api = JSON.parse(await get(0, `http://${addr}:8080/api/hello`));
+            assert.deepStrictEqual({ ...api, host: "(any)" }, { greeting: "hello from the api", version: "1", host: "(any)", path: "/hello" });
+        }
+        // Host mode: the manager runs no proxy, so nothing answers there.
+        const r = await lab!.exec(1, `curl -sS --max-time 3 http://${lab!.hosts[0].privateAddress}:8080/healthz`);
+        assert.notStrictEqual(r.code, 0);
+    });
+
+    it("an unchanged program runs nothing; a changed API image rolls the service and converges", async () => {
+        const same = await engine.up(webProgram("1"), web);
+        assert.deepStrictEqual(same.failures, []);
+        assert.deepStrictEqual(same.steps, []);
+
+        const before = (await sh(0, "docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' web_api")).trim();
+        const r = await engine.up(webProgram("2"), web);
+        assert.deepStrictEqual(r.failures, []);
+        assert.deepStrictEqual(r.steps.map((s) => `${s.op} ${s.name}`), ["update web-build-api", "update web-deploy"]);
+        web = r.deployment;
+        const after = (await sh(0, "docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' web_api")).trim();
+        assert.notStrictEqual(after, before);
+        // Converged when the deploy returned: every API task runs the new image, and answers so.
+        const images = (await sh(0, "docker service ps web_api --filter desired-state=running --format '{{.Image}} {{.CurrentState}}'")).trim().split("\n");
+        assert.strictEqual(images.length, 2);
+        for (const line of images) {
+            assert.match(line, /^\S+ Running/);
+        }
+        const versions = new Set<string>();
+        for (let i = 0; i < 6; i++) {
+            versions.add(JSON.parse(await get(0, `http://${lab!.hosts[1].privateAddress}:8080/api/`)).version);
+        }
+        assert.deepStrictEqual([...versions], ["2"]);
+        const services = (web.get([...web.keys()].find((u) => u.endsWith("::web-deploy"))!)!.outputs.stdout as string).trim();
+        assert.match(services, /"name":"web_api","image":"[^"]+@sha256:[0-9a-f]{64}"/);
+    });
+
+    it("a stack whose image does not exist fails within its timeout, naming the service, and leaves nothing", async () => {
+        const broken = async () => {
+            const bootstrap = await bootstrapProgram(lab!);
+            const { SwarmStack } = await import("../../components/swarmStack");
+            return new SwarmStack("broken", {
+                target: { clusterName: "lab", manager: lab!.connection(0), ready: [bootstrap] },
+                composeContent: `services:\n  app:\n    image: ${lab!.registry}/no/such-image:1\n`,
+                resolveImage: "never",
+                convergeTimeoutSeconds: 15,
+            });
+        };
+        const t = Date.now();
+        const r = await engine.up(broken, swarm);
+        const seconds = (Date.now() - t) / 1000;
+        const failure = r.failures.find((f) => f.name === "broken-deploy");
+        assert.ok(failure, JSON.stringify(r.failures));
+        assert.match(failure.message, /stack broken did not converge within 15 s:/);
+        assert.match(failure.message, /service broken_app: 0\/1 tasks running with the current spec/);
+        assert.match(failure.message, /No such image|not found|manifest unknown/);
+        assert.match(failure.message, /removing stack broken, which this failed first deploy created/);
+        assert.ok(seconds < 15 + 20, `took ${seconds} s`);
+        for (let i = 0; i < 30 && (await sh(0, "docker network ls -q --filter label=com.docker.stack.namespace=broken")).trim() !== ""; i++) {
+            await new Promise((res) => setTimeout(res, 500));
+        }
+        assert.strictEqual((await sh(0, "docker service ls -q --filter label=com.docker.stack.namespace=broken")).trim(), "");
+        assert.strictEqual((await sh(0, "docker network ls -q --filter label=com.docker.stack.namespace=broken")).trim(), "");
+    });
+
+    it("deleting the stack leaves no service, network or config behind; the swarm stays", async () => {
+        const gone = new Map([...web].filter(([, r]) => r.name.startsWith("web")));
+        const steps = await engine.destroy(gone);
+        assert.deepStrictEqual(steps.map((s) => `${s.op} ${s.name}`).sort(), ["delete web-deploy"]);
+        for (const kind of ["service", "network", "config", "secret"]) {
+            assert.strictEqual((await sh(0, `docker ${kind} ls -q --filter label=com.docker.stack.namespace=web`)).trim(), "", kind);
+        }
+        assert.deepStrictEqual((await sh(0, "docker node ls --format '{{.Status}}'")).trim().split("\n"), ["Ready", "Ready", "Ready"]);
+    });
+});
