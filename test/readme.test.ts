@@ -15,12 +15,22 @@ export function readmeExample(): string {
     return m[1];
 }
 
-export function typeCheck(source: string): string[] {
+/** Every ```typescript block of the README. */
+export function readmeExamples(): string[] {
+    const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
+    return [...readme.matchAll(/```typescript\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+/** Type-checks each source as its own file, all in one program (one load of the types). */
+export function typeCheck(...sources: string[]): string[] {
     const dir = path.join(repoRoot, "bin", "readme-example");
     fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, "example.ts");
-    fs.writeFileSync(file, source);
-    const program = ts.createProgram([file], {
+    const files = sources.map((source, i) => {
+        const file = path.join(dir, `example-${i + 1}.ts`);
+        fs.writeFileSync(file, source);
+        return file;
+    });
+    const program = ts.createProgram(files, {
         strict: true,
         noEmit: true,
         target: ts.ScriptTarget.ES2022,
@@ -37,11 +47,16 @@ export function typeCheck(source: string): string[] {
 }
 
 describe("pure: README", function () {
-    this.timeout(60000);
+    this.timeout(180000);
     it("its usage example type-checks against the package", () => {
         const example = readmeExample();
         assert.match(example, /from "pulumi-swarm"/);
         assert.deepStrictEqual(typeCheck(example), []);
+    });
+    it("every typescript block type-checks (the stack example too)", () => {
+        const examples = readmeExamples();
+        assert.ok(examples.length >= 2, `found ${examples.length} blocks`);
+        assert.deepStrictEqual(typeCheck(...examples), []);
     });
     it("a broken example would fail (the check can fail)", () => {
         const broken = readmeExample().replace("managerCount: 3", 'managerCount: "three"');
