@@ -70,7 +70,8 @@ $1 == "T" {
   cur = (rest($0, 4) == spec[$2])
   if (cur && $3 == "running" && $4 == "running") ok[$2]++
   else if (cur && $3 == "complete" && restart[$2] != "any") ok[$2]++
-  else if ($4 == "running") other[$2]++
+  # Should run but is not there yet, or should stop but still runs: not converged.
+  else if ($4 == "running" || $3 == "running" || $3 == "starting") other[$2]++
 }
 END {
   for (i = 1; i <= n; i++) {

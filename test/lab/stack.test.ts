@@ -153,6 +153,11 @@ describe("lab: compose stacks on a real swarm", function () {
         for (const line of images) {
             assert.match(line, /^\S+ Running/);
         }
+        // No old task still runs when the deploy returns.
+        const old = (await sh(0, "docker service ps web_api --filter desired-state=shutdown --format '{{.CurrentState}}'")).trim().split("\n");
+        assert.ok(old.every((l) => !/^(Running|Starting)/.test(l)), old.join("; "));
+        // nginx re-resolves the API every 5 s: within that, every answer comes from version 2.
+        await new Promise((res) => setTimeout(res, 6000));
         const versions = new Set<string>();
         for (let i = 0; i < 6; i++) {
             versions.add(JSON.parse(await get(0, `http://${lab!.hosts[1].privateAddress}:8080/api/`)).version);
