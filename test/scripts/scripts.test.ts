@@ -2,8 +2,6 @@
 // golden file byte for byte, and checked by shellcheck. Regenerate the golden files only
 // on purpose: UPDATE_GOLDEN=1 npm test -- --grep "host scripts"
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { renderCloudInit, dockerAptVersion } from "../../components/scripts/cloudInit";
 import {
     renderMemberCreate,
@@ -13,10 +11,9 @@ import {
 import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "../../components/scripts/swarmInit";
 import { parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { shellQuote } from "../../components/shell";
-import { repoRoot } from "../paths";
+import { goldenScriptTests } from "../golden";
 import { shellcheck } from "../shellcheck";
 
-const goldenDir = path.join(repoRoot, "test", "golden");
 
 const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     {
@@ -64,22 +61,7 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
 ];
 
 describe("pure: host scripts", () => {
-    for (const c of cases) {
-        describe(c.file, () => {
-            const script = c.render();
-            it("matches its golden file exactly", () => {
-                const golden = path.join(goldenDir, c.file);
-                if (process.env.UPDATE_GOLDEN === "1") {
-                    fs.mkdirSync(goldenDir, { recursive: true });
-                    fs.writeFileSync(golden, script);
-                }
-                assert.strictEqual(script, fs.readFileSync(golden, "utf8"));
-            });
-            it(`passes shellcheck (${c.shell})`, () => {
-                assert.strictEqual(shellcheck(script, c.shell), "");
-            });
-        });
-    }
+    goldenScriptTests(cases);
 
     it("shellcheck does find problems (the check can fail)", () => {
         assert.match(shellcheck("echo $1\n", "sh"), /SC2086/);

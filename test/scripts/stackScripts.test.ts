@@ -2,14 +2,10 @@
 // rendered from fixed values, compared to golden files and checked by shellcheck.
 // Regenerate on purpose only: UPDATE_GOLDEN=1 npm test -- --grep "stack scripts"
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { parseImageBuildOutput, renderImageBuild } from "../../components/scripts/imageBuild";
 import { SPEC_FIELDS, parseStackDeployOutput, renderStackDeploy, renderStackRemove } from "../../components/scripts/stack";
-import { repoRoot } from "../paths";
-import { shellcheck } from "../shellcheck";
+import { goldenScriptTests } from "../golden";
 
-const goldenDir = path.join(repoRoot, "test", "golden");
 const HASH = "a".repeat(64);
 
 const cases: { file: string; render: () => string }[] = [
@@ -50,21 +46,7 @@ const cases: { file: string; render: () => string }[] = [
 ];
 
 describe("pure: stack scripts", () => {
-    for (const c of cases) {
-        describe(c.file, () => {
-            const script = c.render();
-            it("matches its golden file exactly", () => {
-                const golden = path.join(goldenDir, c.file);
-                if (process.env.UPDATE_GOLDEN === "1") {
-                    fs.writeFileSync(golden, script);
-                }
-                assert.strictEqual(script, fs.readFileSync(golden, "utf8"));
-            });
-            it("passes shellcheck (sh)", () => {
-                assert.strictEqual(shellcheck(script, "sh"), "");
-            });
-        });
-    }
+    goldenScriptTests(cases.map((c) => ({ ...c, shell: "sh" as const })));
 
     it("deploy: the content hash is in the script, so a change re-runs it", () => {
         const a = renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 });
