@@ -137,13 +137,16 @@ export function planStack(name: string, args: SwarmStackArgs): Plan {
         secretValues: Object.keys(args.secrets ?? {}),
         configValues: Object.keys(args.configs ?? {}),
     });
-    const routes = planRoutes(model, { routes: args.routes, priorityBase: args.routePriorityBase ?? defaultPriorityBase(stackName) });
+    let routes = planRoutes(model, { routes: args.routes, priorityBase: args.routePriorityBase ?? defaultPriorityBase(stackName) });
     if (routes.length > 0 && args.target.loadBalancer === undefined) {
-        throw new SwarmArgumentError(
-            "routes",
-            routes.map((r) => r.key),
-            "need a load balancer, and this stack's target has none; enable the cluster's load balancer or remove the pulumi-swarm.route.* labels",
-        );
+        if (!args.target.ignoreRoutes) {
+            throw new SwarmArgumentError(
+                "routes",
+                routes.map((r) => r.key),
+                "need a load balancer, and this stack's target has none; enable the cluster's load balancer, remove the pulumi-swarm.route.* labels, or set the target's ignoreRoutes",
+            );
+        }
+        routes = [];
     }
     // Files the deploy ships must exist now, not at deploy time.
     for (const kind of ["secrets", "configs"] as const) {

@@ -14,8 +14,14 @@ export interface StackTarget {
     readonly ready: pulumi.Resource[];
     /** Where built images are pushed and what the nodes pull from. Without it, a `build:` is an error. */
     readonly registry?: RegistryTarget;
-    /** The load balancer that routes declared in compose files attach to. Without it, a route is an error. */
+    /** The load balancer that routes declared in compose files attach to. Without it, a route is an error (unless `ignoreRoutes`). */
     readonly loadBalancer?: LoadBalancerTarget;
+    /**
+     * For a target with no load balancer whose published ports are reached directly (hosts you
+     * already have, the local environment): routes that compose files declare are left unused
+     * instead of refused. Has no effect when `loadBalancer` is set. @default false
+     */
+    readonly ignoreRoutes?: boolean;
 }
 
 /** The shape of @pulumi/command's `remote.ConnectionArgs`, as far as stacks use it. */

@@ -127,11 +127,18 @@ describe("mock: SwarmStack", function () {
             () => new SwarmStack("web", { target: t, composeFile: WEB }),
             {
                 message:
-                    'routes need a load balancer, and this stack\'s target has none; enable the cluster\'s load balancer or remove the pulumi-swarm.route.* labels; got ["proxy-8080"]',
+                    'routes need a load balancer, and this stack\'s target has none; enable the cluster\'s load balancer, remove the pulumi-swarm.route.* labels, or set the target\'s ignoreRoutes; got ["proxy-8080"]',
             },
         );
         await m2.settled();
         assert.strictEqual(m2.records.length, before);
+    });
+
+    it("a target without a load balancer but with ignoreRoutes deploys the labelled file with no route resource", async () => {
+        const { monitor, stack } = await build((t) => ({ target: { ...t, ignoreRoutes: true }, composeFile: WEB }), false);
+        assert.deepStrictEqual(monitor.records.filter((r) => r.type.startsWith("aws:lb/") || r.type.startsWith("aws:vpc/")), []);
+        assert.strictEqual(monitor.ofType("command:remote:Command").filter((r) => r.name === "web-deploy").length, 1);
+        assert.deepStrictEqual(await unwrap(stack.routeUrls), {});
     });
 
     it("a bad compose file fails before any resource is created, naming file, key and fix", async () => {
