@@ -433,9 +433,9 @@ describe("mock: SwarmCluster's load balancer, registry and stack target", functi
             assert.strictEqual(await unwrap(cluster.loadBalancerDnsName), `${albName}-1234567890.us-east-1.elb.amazonaws.com`);
         });
 
-        it("installs the ECR credential helper on every node", () => {
+        it("installs the ECR credential helper and the token renewal timer on every node", () => {
             for (const i of m.ofType("aws:ec2/instance:Instance")) {
-                assert.match(String(i.inputs.userData), /\n  apt-get install -y -q amazon-ecr-credential-helper\n[\s\S]*\ndocker_config root\ndocker_config ubuntu\n$/);
+                assert.match(String(i.inputs.userData), /\n  apt-get install -y -q amazon-ecr-credential-helper\n[\s\S]*\ndocker_config root\ndocker_config ubuntu\n[\s\S]*\nsystemctl enable --now pulumi-swarm-renew-registry-auth\.timer\n$/);
             }
         });
     });
