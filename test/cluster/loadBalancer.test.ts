@@ -415,6 +415,7 @@ describe("mock: SwarmCluster's load balancer, registry and stack target", functi
             assert.deepStrictEqual(t.registry, { kind: "ecr", keepImages: 10, tags: { team: "platform", "pulumi-swarm:cluster": "prod" } });
             assert.strictEqual(t.ready.length, 1);
             assert.strictEqual(t.ready[0], cluster.bootstrap);
+            assert.strictEqual(t.platform, "linux/amd64", "t3 nodes: stacks build for amd64 wherever they build");
             const manager = pulumi.output(t.manager);
             assert.strictEqual(await pulumi.isSecret(manager), true);
             assert.deepStrictEqual(await unwrap(manager), {
