@@ -18,7 +18,7 @@ import {
     renderStackDeploy,
     renderStackRemove,
 } from "./scripts/stack";
-import { ManagerConnection, RoutePlan, StackTarget } from "./target";
+import { LoadBalancerTarget, ManagerConnection, RoutePlan, StackTarget } from "./target";
 
 export interface SwarmStackArgs {
     /** The swarm to deploy to: `cluster.stackTarget` (or a hand-made target). */
@@ -171,6 +171,30 @@ export function planStack(name: string, args: SwarmStackArgs): Plan {
     return { stackName, file, text, baseDir, model, routes };
 }
 
+/** Which stack holds each listener rule priority, per load balancer, in this program. */
+const claimedPriorities = new WeakMap<LoadBalancerTarget, Map<number, string>>();
+
+/**
+ * Refuses, before anything is created, a route whose priority another stack of this program
+ * already uses on the same load balancer (AWS would refuse the second listener rule midway
+ * through the update). A stack planned again under its own name claims its own priorities.
+ */
+export function claimRoutePriorities(lb: LoadBalancerTarget, stackName: string, routes: readonly RoutePlan[]): void {
+    const claimed = claimedPriorities.get(lb) ?? new Map<number, string>();
+    for (const r of routes) {
+        const holder = claimed.get(r.priority);
+        if (holder !== undefined && holder !== stackName) {
+            throw new SwarmArgumentError(
+                `routes.${r.key}.priority`,
+                r.priority,
+                `is already used by stack ${holder} on this load balancer; give one of the stacks another routePriorityBase (1-49900) or a pulumi-swarm.route.priority label`,
+            );
+        }
+    }
+    for (const r of routes) claimed.set(r.priority, stackName);
+    claimedPriorities.set(lb, claimed);
+}
+
 /**
  * A compose file deployed as a Docker stack, as one Pulumi resource:
  *
@@ -199,6 +223,7 @@ export class SwarmStack extends pulumi.ComponentResource {
     constructor(name: string, args: SwarmStackArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate first: a bad file registers nothing, not even this component.
         const plan = planStack(name, args);
+        if (args.target.loadBalancer) claimRoutePriorities(args.target.loadBalancer, plan.stackName, plan.routes);
         super("swarm:index:SwarmStack", name, {}, opts);
         const { stackName, model, baseDir } = plan;
         const target = args.target;

@@ -153,6 +153,23 @@ describe("mock: SwarmStack", function () {
         assert.deepStrictEqual(await unwrap(stack.routeUrls), {});
     });
 
+    it("two stacks of one program with the same route priority on one load balancer: the second is refused before it creates anything", async () => {
+        const m = installMocks(awsOutputs, awsCalls);
+        const { SwarmStack } = await import("../../components/swarmStack");
+        const t = await target(true);
+        new SwarmStack("web", { target: t, composeFile: WEB, routePriorityBase: 2000 });
+        await m.settled();
+        const before = m.records.length;
+        assert.throws(() => new SwarmStack("shop", { target: t, composeFile: WEB, routePriorityBase: 2000 }), {
+            message:
+                "routes.proxy-8080.priority is already used by stack web on this load balancer; give one of the stacks another routePriorityBase (1-49900) or a pulumi-swarm.route.priority label; got 2000",
+        });
+        new SwarmStack("shop2", { target: t, composeFile: WEB, routePriorityBase: 2100 });
+        await m.settled();
+        assert.deepStrictEqual(m.records.slice(before).filter((r) => r.name.startsWith("shop-")), []);
+        assert.ok(m.records.some((r) => r.name === "shop2-deploy"));
+    });
+
     it("a bad compose file fails before any resource is created, naming file, key and fix", async () => {
         const monitor = installMocks(awsOutputs, awsCalls);
         const { SwarmStack } = await import("../../components/swarmStack");
