@@ -228,6 +228,12 @@ export function awsCalls(token: string): Record<string, unknown> | undefined {
     switch (token) {
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return { names: AWS_ZONES, zoneIds: AWS_ZONES.map((z) => z + "-id"), id: "us-east-1" };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/test", userId: "AIDATEST", id: "123456789012" };
+        case "aws:index/getRegion:getRegion":
+            return { region: "us-east-1", name: "us-east-1", id: "us-east-1", description: "US East (N. Virginia)", endpoint: "ec2.us-east-1.amazonaws.com" };
+        case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
         case "aws:ec2/getAmi:getAmi":
             return { id: "ami-0123456789abcdef0", architecture: "x86_64" };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
