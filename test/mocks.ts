@@ -210,6 +210,17 @@ export function awsOutputs(type: string, name: string, inputs: Record<string, un
             const digest = [...name].map((c) => c.charCodeAt(0).toString(16)).join("").padEnd(64, "0").slice(0, 64);
             return { stdout: ref ? `${ref[1]}@sha256:${digest}\n` : "", stderr: "" };
         }
+        // The load balancer's resources, as test/cluster/loadBalancer.test.ts has them.
+        case "aws:lb/loadBalancer:LoadBalancer":
+            return {
+                arn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/${String(inputs.name)}/50dc6c495c0c9188`,
+                dnsName: `${String(inputs.name)}-1234567890.us-east-1.elb.amazonaws.com`,
+                zoneId: "Z35SXDOTRQ7X7K",
+            };
+        case "aws:lb/listener:Listener":
+            return { arn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/${name}/50dc6c495c0c9188/f2f7dc8efc522ab2` };
+        case "aws:lb/targetGroup:TargetGroup":
+            return { arn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/${String(inputs.name)}/73e2d6bc24d8a067` };
         case "aws:ecr/repository:Repository":
             return {
                 name: inputs.name,
