@@ -165,7 +165,8 @@ export function readProgramConfig(values: Readonly<Record<string, string>>, stac
         }
         const short = full.slice(CONFIG_NAMESPACE.length + 1);
         if (!known.includes(short)) {
-            const near = known.filter((k) => distance(k, short) <= 2);
+            // A near name (up to 2 edits, fewer for short names) is most likely what was meant.
+            const near = known.filter((k) => distance(k, short) <= Math.min(2, Math.max(1, Math.floor(short.length / 4))));
             problem(
                 full,
                 HIDDEN_VALUE,
