@@ -5,6 +5,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { CLUSTER_DEFAULTS } from "../components/validation";
 import { PROGRAM_CONFIG_KEYS, ProgramConfigError, readProgramConfig } from "../program/config";
 import { repoRoot } from "./paths";
 import { stackFileConfig } from "./stackFile";
@@ -248,5 +249,53 @@ describe("pure: the program's config (program/config.ts)", () => {
             problems = (e as ProgramConfigError).problems;
         }
         assert.deepStrictEqual(problems.map((p) => p.key), ["pulumi-swarm:adminCidrBlocks", "pulumi-swarm:managerCount"]);
+    });
+});
+
+describe("pure: README documents every key of the program", () => {
+    const section = () => {
+        const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
+        const start = readme.indexOf("## The repo's program (`index.ts`) and its config keys");
+        assert.ok(start >= 0, "no section on the program's config keys");
+        return readme.slice(start, readme.indexOf("\n## ", start + 1));
+    };
+    /** The table's rows: key -> [type, default, example]. */
+    const rows = () => {
+        const lines = section().split("\n");
+        const first = lines.findIndex((l) => l.startsWith("| key | type | default | example |"));
+        assert.ok(first >= 0, "no key table");
+        const table: string[] = [];
+        for (const l of lines.slice(first + 2)) {
+            if (!l.startsWith("|")) {
+                break; // the table ends at its first non-row line (a blank line split it once)
+            }
+            table.push(l);
+        }
+        return new Map(table.map((l) => {
+            const cells = l.split(" | ").map((c) => c.replace(/^\| /, "").replace(/ \|$/, ""));
+            return [cells[0].replace(/`/g, ""), cells.slice(1)];
+        }));
+    };
+
+    it("one unbroken table with exactly the program's keys and aws:region, each with a type, its default and an example", () => {
+        const table = rows();
+        assert.deepStrictEqual([...table.keys()].sort(), ["aws:region", ...Object.keys(PROGRAM_CONFIG_KEYS)].sort());
+        for (const [k, spec] of Object.entries(PROGRAM_CONFIG_KEYS)) {
+            const [type, def, example] = table.get(k)!;
+            assert.strictEqual(def, spec.default, k);
+            assert.ok(type.length > 0 && example.length > 0, k);
+            assert.ok(example.includes(spec.example), `${k}: the example should show ${spec.example}`);
+            if (spec.secret) {
+                assert.match(type, /secret/, k);
+            }
+        }
+    });
+
+    it("the defaults it states are the components' own", () => {
+        for (const k of ["managerCount", "workerCount", "managerInstanceType", "workerInstanceType", "vpcCidrBlock", "os", "rootVolumeSizeGiB", "dockerVersion", "keepImages"] as const) {
+            const docKey = k === "keepImages" ? "ecrKeepImages" : k;
+            assert.strictEqual(PROGRAM_CONFIG_KEYS[docKey].default, String(CLUSTER_DEFAULTS[k]), k);
+        }
+        assert.ok(PROGRAM_CONFIG_KEYS.availabilityZoneCount.default.startsWith(String(CLUSTER_DEFAULTS.availabilityZoneCount)));
     });
 });
