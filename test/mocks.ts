@@ -233,6 +233,9 @@ export function awsOutputs(type: string, name: string, inputs: Record<string, un
     }
 }
 
+/** How test/programRunner.ts prints an output that is unknown (under preview). */
+export const UNKNOWN_OUTPUT = "<unknown until applied>";
+
 export const AWS_ZONES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"];
 
 export function awsCalls(token: string): Record<string, unknown> | undefined {

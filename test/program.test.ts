@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { AWS_ZONES } from "./mocks";
+import { AWS_ZONES, UNKNOWN_OUTPUT } from "./mocks";
 import type { RunnerOutput, RunnerRecord } from "./programRunner";
 import { stackFileConfig } from "./stackFile";
 
@@ -18,10 +18,11 @@ interface ProgramResult {
     outputs?: Record<string, RunnerOutput>;
 }
 
-function runProgram(config: Record<string, string>, stack = "dev"): ProgramResult {
+function runProgram(config: Record<string, string>, stack = "dev", preview = false): ProgramResult {
     const env = {
         ...process.env,
         STACK: stack,
+        PREVIEW: preview ? "1" : "0",
         PULUMI_CONFIG: JSON.stringify(Object.fromEntries(Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `pulumi-swarm:${k}`, v]))),
     };
     const r = spawnSync(process.execPath, [path.join(__dirname, "programRunner.js")], { env, encoding: "utf8" });
@@ -326,6 +327,21 @@ describe("mock: the repo's program tears down in order (dependencies, dev and pr
                     assert.ok(a.dependencies.includes(`${TARGET_GROUP} stack-web-route-proxy-8080`), a.name);
                 }
             });
+        });
+    }
+});
+
+describe("mock: the repo's program under preview (what pulumi preview builds from each stack file)", function () {
+    this.timeout(60000);
+    for (const stack of ["dev", "prod"]) {
+        it(`Pulumi.${stack}.yaml: the same resources as an update, the addresses unknown until applied`, () => {
+            const preview = new Graph(runProgram(stackFileConfig(stack), stack, true));
+            const update = new Graph(runProgram(stackFileConfig(stack), stack));
+            const all = (g: Graph) => g.records.map((r) => `${r.type} ${r.name}`).sort();
+            assert.deepStrictEqual(all(preview), all(update));
+            assert.strictEqual(preview.output("managerPublicIps"), UNKNOWN_OUTPUT);
+            assert.strictEqual(preview.output("loadBalancerUrl"), UNKNOWN_OUTPUT);
+            assert.strictEqual(preview.out.outputs!.privateKey.secret, true);
         });
     }
 });

@@ -1,9 +1,9 @@
 // Runs the repo's program (index.ts) under mocks, in its own process: Pulumi reads config
 // from the PULUMI_CONFIG environment variable when the SDK loads. Prints one JSON line: the
-// resources by type, every resource with its dependencies (names) and a few plain inputs,
+// resources by type (PREVIEW=1: as `pulumi preview` builds them, outputs unknown), every resource with its dependencies (names) and a few plain inputs,
 // and the program's stack outputs (each with whether it is a secret).
 import * as pulumi from "@pulumi/pulumi";
-import { awsCalls, awsOutputs, installMocks, plain } from "./mocks";
+import { UNKNOWN_OUTPUT, awsCalls, awsOutputs, installMocks, plain } from "./mocks";
 
 /** Inputs the program tests read (of scripts, only the delete: what teardown runs). */
 const INPUTS = ["instanceType", "subnetId", "availabilityZone", "port", "priority", "listenerArn", "targetGroupArn", "targetId", "certificateArn", "name", "delete"];
@@ -22,7 +22,8 @@ export interface RunnerOutput {
 }
 
 async function main(): Promise<void> {
-    const monitor = installMocks(awsOutputs, awsCalls, { project: "pulumi-swarm", stack: process.env.STACK ?? "dev" });
+    const preview = process.env.PREVIEW === "1";
+    const monitor = installMocks(awsOutputs, awsCalls, { project: "pulumi-swarm", stack: process.env.STACK ?? "dev", preview });
     let program: Record<string, unknown>;
     try {
         program = (await import("../index")) as Record<string, unknown>;
@@ -47,7 +48,9 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(program)) {
         if (pulumi.Output.isInstance(v)) {
             const secret = await pulumi.isSecret(v);
-            outputs[k] = { value: await new Promise((resolve) => v.apply((x) => resolve(x ?? null))), secret };
+            // Under preview most outputs are unknown, and apply never runs on an unknown value.
+            const known = await (v as unknown as { isKnown: Promise<boolean> }).isKnown;
+            outputs[k] = { value: known ? await new Promise((resolve) => v.apply((x) => resolve(x ?? null))) : UNKNOWN_OUTPUT, secret };
         }
     }
     console.log(JSON.stringify({ counts, instanceTypes, names: monitor.records.map((r) => r.name), records, outputs }));
