@@ -6,7 +6,10 @@
  * Nothing here reads the disk or the environment, so tests call it directly.
  *
  * To add a key: add it to PROGRAM_CONFIG_KEYS (its kind, default and example are what the
- * README's table documents), then read it in readProgramConfig.
+ * README's table documents; test/programConfig.test.ts checks the table against this list),
+ * then read it in readProgramConfig. A key not in the list fails as unknown, so that a typo
+ * is never silently ignored: an environment that is not on AWS (a local one, hosts you
+ * already have) adds its keys here too, and may branch before the AWS keys are read.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SwarmArgumentError, SwarmArgumentErrors } from "../components/errors";
