@@ -355,7 +355,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
                         tags: { ...tagsFor(instanceName), "pulumi-swarm:role": p.role },
                         volumeTags: tagsFor(instanceName),
                     },
-                    { parent: this },
+                    // User data runs only at a node's first boot, and a change of it would stop and
+                    // start every node at once (quorum lost, new public IPs) for nothing: it reaches
+                    // new and replaced nodes only.
+                    { parent: this, ignoreChanges: ["userData"] },
                 ),
             };
         });

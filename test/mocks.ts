@@ -29,6 +29,7 @@ export interface Recorded {
     readonly dependencyUrns: string[];
     readonly parentUrn: string;
     readonly deleteBeforeReplace: boolean;
+    readonly ignoreChanges: string[];
     readonly additionalSecretOutputs: string[];
     readonly customTimeouts?: { create: string; update: string; delete: string };
     outputs: Record<string, unknown>;
@@ -95,6 +96,7 @@ export class RecordingMonitor extends MockMonitor {
             dependencyUrns: req.getDependenciesList(),
             parentUrn: req.getParent(),
             deleteBeforeReplace: req.getDeletebeforereplace(),
+            ignoreChanges: req.getIgnorechangesList(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             customTimeouts: timeouts ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
             outputs: {},

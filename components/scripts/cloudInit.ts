@@ -1,4 +1,5 @@
 import { shellQuote } from "../shell";
+import { ECR_REGISTRY_PATTERN, REGISTRY_AUTH_RENEWAL, renderRegistryAuthRenewal, renderRegistryAuthRenewalUnits } from "./registryAuth";
 
 /** The operating systems a node can run. The AMI lookup and this script depend on it. */
 export const SUPPORTED_OS = ["ubuntu-24.04"] as const;
@@ -14,6 +15,8 @@ export interface CloudInitArgs {
      * Installs Ubuntu's amazon-ecr-credential-helper and makes it the Docker client's credential
      * store for root and the SSH user: `docker` on a node (a stack deploy on a manager) then
      * reaches Amazon ECR with the instance role; no registry password is kept on the node.
+     * Also installs a systemd timer that renews, every 6 hours on the swarm's leader, the ECR
+     * token that swarm keeps with each service (see registryAuth.ts).
      */
     readonly ecrCredentialHelper: boolean;
 }
@@ -78,6 +81,7 @@ export function renderCloudInit(args: CloudInitArgs): string {
 }
 
 function renderEcrCredentialHelper(sshUser: string): string[] {
+    const units = renderRegistryAuthRenewalUnits();
     return [
         "# Amazon ECR with the instance role: the Docker client asks the ECR credential helper.",
         "if ! dpkg-query -W -f='${Status}' amazon-ecr-credential-helper 2>/dev/null | grep -q 'install ok installed'; then",
@@ -98,5 +102,20 @@ function renderEcrCredentialHelper(sshUser: string): string[] {
         "}",
         "docker_config root",
         `docker_config ${shellQuote(sshUser)}`,
+        "# Swarm keeps the deploy's 12-hour ECR token with each service: renew it on the leader.",
+        ...writeFile(REGISTRY_AUTH_RENEWAL.program, "0755", renderRegistryAuthRenewal({ registries: [ECR_REGISTRY_PATTERN] })),
+        ...writeFile(`/etc/systemd/system/${REGISTRY_AUTH_RENEWAL.unit}.service`, "0644", units.service),
+        ...writeFile(`/etc/systemd/system/${REGISTRY_AUTH_RENEWAL.unit}.timer`, "0644", units.timer),
+        "systemctl daemon-reload",
+        `systemctl enable --now ${REGISTRY_AUTH_RENEWAL.unit}.timer`,
     ];
+}
+
+/** Writes a file verbatim from a quoted here-document (the content must not hold the marker line). */
+function writeFile(target: string, mode: string, content: string): string[] {
+    const marker = "PULUMI_SWARM_EOF";
+    if (content.split("\n").includes(marker)) {
+        throw new Error(`${target}: content holds the here-document marker ${marker}`);
+    }
+    return [`cat >${shellQuote(target)} <<'${marker}'`, ...content.replace(/\n$/, "").split("\n"), marker, `chmod ${mode} ${shellQuote(target)}`];
 }

@@ -45,3 +45,60 @@ docker_config() {
 }
 docker_config root
 docker_config ubuntu
+# Swarm keeps the deploy's 12-hour ECR token with each service: renew it on the leader.
+cat >/usr/local/sbin/pulumi-swarm-renew-registry-auth <<'PULUMI_SWARM_EOF'
+#!/bin/sh
+# pulumi-swarm: renew the registry credentials that swarm keeps with each service, so that
+# tasks placed later can still pull (swarm agents never ask a credential helper).
+# Only the leader acts; running tasks are not restarted.
+set -eu
+[ "$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" = true ] || exit 0
+[ "$(docker node inspect self --format '{{.ManagerStatus.Leader}}')" = true ] || exit 0
+ids=$(docker service ls -q)
+[ -n "$ids" ] || exit 0
+failed=0
+# shellcheck disable=SC2086 # split on purpose: one argument per ID
+for line in $(docker service inspect --format '{{.ID}}={{.Spec.TaskTemplate.ContainerSpec.Image}}' $ids); do
+  id=${line%%=*}
+  image=${line#*=}
+  case "${image%%/*}" in
+    *.dkr.ecr.*.amazonaws.com) ;;
+    *) continue ;;
+  esac
+  if docker service update --detach --quiet --no-resolve-image --with-registry-auth "$id" >/dev/null; then
+    echo "pulumi-swarm: renewed the registry credentials of service $id ($image)"
+  else
+    echo "pulumi-swarm: could not renew the registry credentials of service $id ($image)" >&2
+    failed=1
+  fi
+done
+exit "$failed"
+PULUMI_SWARM_EOF
+chmod 0755 /usr/local/sbin/pulumi-swarm-renew-registry-auth
+cat >/etc/systemd/system/pulumi-swarm-renew-registry-auth.service <<'PULUMI_SWARM_EOF'
+[Unit]
+Description=pulumi-swarm: renew the registry credentials swarm keeps with services
+After=docker.service
+Wants=docker.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/pulumi-swarm-renew-registry-auth
+PULUMI_SWARM_EOF
+chmod 0644 /etc/systemd/system/pulumi-swarm-renew-registry-auth.service
+cat >/etc/systemd/system/pulumi-swarm-renew-registry-auth.timer <<'PULUMI_SWARM_EOF'
+[Unit]
+Description=pulumi-swarm: renew the registry credentials swarm keeps with services, every 6 hours
+
+[Timer]
+OnBootSec=10min
+OnCalendar=*-*-* 00/6:00:00
+RandomizedDelaySec=10min
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+PULUMI_SWARM_EOF
+chmod 0644 /etc/systemd/system/pulumi-swarm-renew-registry-auth.timer
+systemctl daemon-reload
+systemctl enable --now pulumi-swarm-renew-registry-auth.timer

@@ -4,6 +4,8 @@
 #
 #   lab.sh prepare ID HOSTS        state folder, keys, configs, image tar, control netns + bridge
 #   lab.sh ctl-up ID               registry in the control netns          (inside the lab PID ns)
+#   lab.sh auth-registry ID PASS   (re)start a second registry that takes user "pulumi" with
+#                                  password PASS only, on $PREFIX.2:5001    (inside the lab PID ns)
 #   lab.sh host-up ID I PORT       namespaces, network, containerd, dockerd, sshd, image,
 #                                  forwarder 127.0.0.1:PORT -> sshd        (inside the lab PID ns)
 #   lab.sh down ID                 kill, unmount, remove: leaves nothing behind (idempotent)
@@ -20,6 +22,7 @@ set -euo pipefail
 
 PREFIX=10.77.0                   # hosts are $PREFIX.(10+i); the control bridge has .1 and .2
 REGISTRY_ADDR=$PREFIX.2:5000
+AUTH_REGISTRY_ADDR=$PREFIX.2:5001 # htpasswd auth; started on demand by auth-registry
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
@@ -115,7 +118,7 @@ write_host_config() {
     cat >"$d/etc-docker/daemon.json" <<EOF
 {
   "cgroup-parent": "/$ID/$h",
-  "insecure-registries": ["$REGISTRY_ADDR"],
+  "insecure-registries": ["$REGISTRY_ADDR", "$AUTH_REGISTRY_ADDR"],
   "containerd": "/run/containerd/containerd.sock",
   "storage-driver": "overlay2",
   "log-level": "warn"
@@ -216,6 +219,41 @@ cmd_ctl_up() {
     bg "$STATE/registry/registry.log" nsenter --net="$NS/ctl.net" -- \
         env -i PATH="$CLEAN_PATH" docker-registry serve "$STATE/registry/config.yml"
     wait_for 20 "the registry" in_ctl curl -sf "http://$REGISTRY_ADDR/v2/"
+}
+
+# A registry that needs a password, for credential tests. Started again with another password,
+# the old one stops working (as an expired token does); the images it holds stay.
+cmd_auth_registry() {
+    set_paths "$1"
+    local pass=$2 dir
+    dir=$STATE/auth-registry
+    mkdir -p "$dir/data"
+    # lab.ts stops the old one from the root PID namespace (kill here would take the PIDs that
+    # /proc shows as this PID namespace's). [d]ocker: no match on the command lines carrying it.
+    wait_for 20 "the old password registry to stop" sh -c "! pgrep -f '[d]ocker-registry serve $dir/config.yml'"
+    htpasswd -Bbn pulumi "$pass" >"$dir/htpasswd"
+    cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+auth:
+  htpasswd:
+    realm: pulumi-swarm-lab
+    path: $dir/htpasswd
+http:
+  addr: $AUTH_REGISTRY_ADDR
+EOF
+    bg "$dir/registry.log" nsenter --net="$NS/ctl.net" -- \
+        env -i PATH="$CLEAN_PATH" docker-registry serve "$dir/config.yml"
+    wait_for 20 "the password registry" sh -c \
+        "nsenter --net='$NS/ctl.net' curl -s -o /dev/null -w '%{http_code}' http://$AUTH_REGISTRY_ADDR/v2/ | grep -qx 401"
 }
 
 # What runs first inside a new host, as PID 1 of its PID namespace, before it becomes tini.
@@ -421,12 +459,13 @@ cmd_leftovers() {
 }
 
 main() {
-    [[ $# -ge 2 ]] || die "usage: lab.sh prepare|ctl-up|host-up|down|leftovers ID [args]"
+    [[ $# -ge 2 ]] || die "usage: lab.sh prepare|ctl-up|auth-registry|host-up|down|leftovers ID [args]"
     local cmd=$1
     shift
     case $cmd in
     prepare) cmd_prepare "$@" ;;
     ctl-up) cmd_ctl_up "$@" ;;
+    auth-registry) cmd_auth_registry "$@" ;;
     host-up) cmd_host_up "$@" ;;
     down) cmd_down "$@" ;;
     leftovers) cmd_leftovers "$@" ;;

@@ -100,6 +100,12 @@ export interface Lab {
     privateKey: string;
     registry: string;
     image: string;
+    /**
+     * (Re)starts a second registry, AUTH_REGISTRY ("10.77.0.2:5001", insecure for every dockerd
+     * too), that takes user "pulumi" with this password only; started again with another
+     * password, the old one is refused from then on (as an expired token is). Its images stay.
+     */
+    startAuthRegistry(password: string): Promise<void>;
     timings: LabTimings;
     exec(host: number, cmd: string, stdin?: string): Promise<ExecResult>;
     ssh(host: number, cmd: string, stdin?: string): Promise<ExecResult>;
@@ -125,6 +131,8 @@ export interface StartLabOptions {
 
 const PREFIX = "10.77.0";
 const REGISTRY = `${PREFIX}.2:5000`;
+/** The lab's registry that needs a password (see `Lab.startAuthRegistry`); its user is "pulumi". */
+export const AUTH_REGISTRY = `${PREFIX}.2:5001`;
 const IMAGE = "lab/busybox:latest";
 const CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const NSFS_MAGIC = 0x6e736673;
@@ -152,6 +160,7 @@ const PROGRAMS: [string, string][] = [
     ["setsid", "util-linux"],
     ["flock", "util-linux"],
     ["perl", "perl-base"],
+    ["htpasswd", "apache2-utils"],
 ];
 
 function findLabScript(): string | undefined {
@@ -415,6 +424,13 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
         registry: REGISTRY,
         image: IMAGE,
         timings: { startMs: 0 },
+        startAuthRegistry: async (password) => {
+            if (!/^[A-Za-z0-9._-]{1,64}$/.test(password)) throw new Error(`startAuthRegistry: password must match [A-Za-z0-9._-]{1,64}`);
+            await run("pkill", ["-f", `[d]ocker-registry serve ${stateDir}/auth-registry/config.yml`]);
+            await runOk("nsenter", [`--pid=${ns("lab.pid")}`, "--", "bash", script, "auth-registry", id, password], "starting the password registry", {
+                timeoutMs: 60_000,
+            });
+        },
         exec: async (host, cmd, stdin) => {
             const h = hostName(host);
             return run(

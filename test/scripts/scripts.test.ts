@@ -2,12 +2,17 @@
 // golden file byte for byte, and checked by shellcheck. Regenerate the golden files only
 // on purpose: UPDATE_GOLDEN=1 npm test -- --grep "host scripts"
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { renderCloudInit, dockerAptVersion } from "../../components/scripts/cloudInit";
 import {
     renderMemberCreate,
     renderMemberDelete,
     renderRemoverDelete,
 } from "../../components/scripts/membership";
+import { ECR_REGISTRY_PATTERN, REGISTRY_AUTH_RENEWAL, renderRegistryAuthRenewal, renderRegistryAuthRenewalUnits } from "../../components/scripts/registryAuth";
 import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "../../components/scripts/swarmInit";
 import { parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { shellQuote } from "../../components/shell";
@@ -58,6 +63,7 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }) },
     { file: "member-delete-manager.sh", shell: "sh", render: () => renderMemberDelete({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
     { file: "remover-delete.sh", shell: "sh", render: () => renderRemoverDelete("worker-3") },
+    { file: "registry-auth-renewal.sh", shell: "sh", render: () => renderRegistryAuthRenewal({ registries: [ECR_REGISTRY_PATTERN, "10.77.0.2:5001"] }) },
 ];
 
 describe("pure: host scripts", () => {
@@ -118,10 +124,42 @@ describe("pure: host scripts", () => {
         const external = renderCloudInit({ ...base, ecrCredentialHelper: false });
         assert.match(ecr, /\n  apt-get install -y -q amazon-ecr-credential-helper\n/);
         assert.ok(ecr.includes(`\n  echo '{ "credsStore": "ecr-login" }' >"$home/.docker/config.json.pulumi-swarm"\n`));
-        assert.ok(ecr.endsWith("\ndocker_config root\ndocker_config admin\n"));
+        assert.ok(ecr.includes("\ndocker_config root\ndocker_config admin\n"));
         assert.ok(ecr.startsWith(external.slice(0, -1)), "the ECR part is appended to the same script");
         assert.doesNotMatch(external, /ecr/);
         assert.strictEqual(shellcheck(external, "bash"), "");
+    });
+
+    it("cloud-init installs the ECR token renewal on every node, exactly the rendered script and units, timer enabled", () => {
+        const base = { os: "ubuntu-24.04" as const, dockerVersion: "28.5.2", sshUser: "admin" };
+        const ecr = renderCloudInit({ ...base, ecrCredentialHelper: true });
+        const hereDoc = (target: string) => {
+            const m = ecr.match(new RegExp(`\\ncat >${target.replace(/[.]/g, "\\.")} <<'PULUMI_SWARM_EOF'\\n([\\s\\S]*?)\\nPULUMI_SWARM_EOF\\n`));
+            assert.ok(m, `no here-document for ${target}`);
+            return m[1] + "\n";
+        };
+        const units = renderRegistryAuthRenewalUnits();
+        assert.strictEqual(hereDoc(REGISTRY_AUTH_RENEWAL.program), renderRegistryAuthRenewal({ registries: [ECR_REGISTRY_PATTERN] }));
+        assert.strictEqual(hereDoc(`/etc/systemd/system/${REGISTRY_AUTH_RENEWAL.unit}.service`), units.service);
+        assert.strictEqual(hereDoc(`/etc/systemd/system/${REGISTRY_AUTH_RENEWAL.unit}.timer`), units.timer);
+        assert.ok(ecr.endsWith(`\nsystemctl daemon-reload\nsystemctl enable --now ${REGISTRY_AUTH_RENEWAL.unit}.timer\n`));
+        assert.match(units.timer, /\nOnCalendar=\*-\*-\* 00\/6:00:00\n/);
+        assert.doesNotMatch(renderCloudInit({ ...base, ecrCredentialHelper: false }), /renew-registry-auth/);
+    });
+
+    it("the renewal refuses registry patterns that are not host[:port] globs", () => {
+        assert.throws(() => renderRegistryAuthRenewal({ registries: [] }), /registries must name at least one registry host/);
+        assert.throws(
+            () => renderRegistryAuthRenewal({ registries: ["a;rm -rf /"] }),
+            /registries entries must be host\[:port\] patterns \(letters, digits, '.', ':', '-', '\*'\); got "a;rm -rf \/"/,
+        );
+    });
+
+    it("the renewal's systemd units pass systemd-analyze verify", function () {
+        const units = renderRegistryAuthRenewalUnits();
+        const check = verifyUnits(units.service, units.timer);
+        if (check === undefined) this.skip();
+        assert.strictEqual(check, "");
     });
 
     describe("reading command output", () => {
@@ -146,3 +184,27 @@ describe("pure: host scripts", () => {
         });
     });
 });
+
+/**
+ * `systemd-analyze verify` on the units (written under their own names in a temp folder), or
+ * undefined where systemd-analyze is missing. The renewal program does not exist on this machine,
+ * so that one complaint is expected and dropped; every other line is returned.
+ */
+function verifyUnits(service: string, timer: string): string | undefined {
+    const probe = spawnSync("systemd-analyze", ["--version"]);
+    if (probe.error || probe.status !== 0) return undefined;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-swarm-units-"));
+    try {
+        const files = [`${REGISTRY_AUTH_RENEWAL.unit}.service`, `${REGISTRY_AUTH_RENEWAL.unit}.timer`].map((f) => path.join(dir, f));
+        fs.writeFileSync(files[0], service);
+        fs.writeFileSync(files[1], timer);
+        const r = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" });
+        const missingProgram = `${REGISTRY_AUTH_RENEWAL.unit}.service: Command ${REGISTRY_AUTH_RENEWAL.program} is not executable: No such file or directory`;
+        return `${r.stdout}${r.stderr}`
+            .split("\n")
+            .filter((l) => l.trim() !== "" && l !== missingProgram)
+            .join("\n");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
