@@ -140,6 +140,18 @@ export function architectureOf(instanceType: string): "x86_64" | "arm64" {
     return /^[a-z]+[0-9]+[a-z-]*g[a-z-]*$/.test(family) ? "arm64" : "x86_64";
 }
 
+/**
+ * The Docker platform of every node, when the instance types are known now and share one
+ * architecture; otherwise undefined (then stacks build for the building engine's platform,
+ * or their own `buildPlatform`).
+ */
+export function nodePlatform(managerType: pulumi.Input<string>, workerType: pulumi.Input<string>): string | undefined {
+    if (typeof managerType !== "string" || typeof workerType !== "string") return undefined;
+    const arch = architectureOf(managerType);
+    if (architectureOf(workerType) !== arch) return undefined;
+    return arch === "arm64" ? "linux/arm64" : "linux/amd64";
+}
+
 /** The AMI name filter for an OS and architecture. */
 export function amiNameFilter(arch: "x86_64" | "arm64"): string {
     return `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch === "arm64" ? "arm64" : "amd64"}-server-*`;
@@ -428,6 +440,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             ready: [this.bootstrap],
             registry,
             loadBalancer: this.loadBalancer?.target,
+            platform: nodePlatform(instanceTypes.manager, settings.workerCount > 0 ? instanceTypes.worker : instanceTypes.manager),
         };
         this.vpcId = vpcId;
         this.subnetIds = pulumi.all(subnetIds);

@@ -50,7 +50,7 @@ export interface SwarmStackArgs {
     readonly removeTimeoutSeconds?: number;
     /** `docker stack deploy --resolve-image`. @default "always" */
     readonly resolveImage?: ResolveImage;
-    /** The platform images are built for (the nodes' architecture). @default the building engine's own */
+    /** The platform images are built for (the nodes' architecture). @default the target's `platform`, else the building engine's own */
     readonly buildPlatform?: string;
 }
 
@@ -209,12 +209,13 @@ export class SwarmStack extends pulumi.ComponentResource {
         let registryPassword: pulumi.Output<string> | undefined;
         let registryUser: string | undefined;
         let registryAddress: string | undefined;
+        const platform = args.buildPlatform ?? target.platform;
         for (const s of model.services) {
             if (!s.build || !target.registry) {
                 continue;
             }
             const context = path.resolve(baseDir, s.build.context);
-            const hash = buildHash({ context, dockerfile: s.build.dockerfile, args: s.build.args, target: s.build.target, platform: args.buildPlatform });
+            const hash = buildHash({ context, dockerfile: s.build.dockerfile, args: s.build.args, target: s.build.target, platform });
             let repository: pulumi.Output<string>;
             let login: { username: pulumi.Output<string>; password: pulumi.Output<string> } | undefined;
             if (target.registry.kind === "ecr") {
@@ -259,7 +260,7 @@ export class SwarmStack extends pulumi.ComponentResource {
                             repository: repo,
                             tag: hash.slice(0, 32),
                             loginUsername: user,
-                            platform: args.buildPlatform,
+                            platform,
                         }),
                     ),
                     stdin: login?.password,

@@ -73,6 +73,18 @@ describe("mock: SwarmStack", function () {
         assert.match(plain<string>(buildCmd.inputs.create), /^# pulumi-swarm: build and push 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/prod\/web\/api:[0-9a-f]{32}\n/);
     });
 
+    it("builds for the target's platform unless buildPlatform says otherwise; without either, for the builder's own", async () => {
+        const createOf = async (extra: Record<string, unknown>, platform?: string) => {
+            const { monitor } = await build((t) => ({ target: { ...t, platform }, composeFile: WEB, ...extra }));
+            return plain<string>(monitor.named("web-build-api", "command:local:Command").inputs.create);
+        };
+        assert.match(await createOf({}, "linux/arm64"), / --platform linux\/arm64 /);
+        const override = await createOf({ buildPlatform: "linux/amd64" }, "linux/arm64");
+        assert.match(override, / --platform linux\/amd64 /);
+        assert.doesNotMatch(override, /linux\/arm64/);
+        assert.doesNotMatch(await createOf({}), /--platform/);
+    });
+
     it("the deploy depends on the swarm's bootstrap and on the pushed image, and runs the API by digest", async () => {
         const { monitor, stack } = await build((t) => ({ target: t, composeFile: WEB }));
         const deploy = monitor.named("web-deploy", "command:remote:Command");
