@@ -160,6 +160,27 @@ EOF
     printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$PREFIX.1" >"$d/resolv.conf"
 }
 
+# registry_config ADDR DATA [HTPASSWD]: a docker-registry config, with htpasswd auth when given.
+registry_config() {
+    cat <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $2
+  delete:
+    enabled: true
+http:
+  addr: $1
+EOF
+    if [[ $# -ge 3 ]]; then
+        printf 'auth:\n  htpasswd:\n    realm: pulumi-swarm-lab\n    path: %s\n' "$3"
+    fi
+}
+
 cmd_prepare() {
     set_paths "$1"
     local n=$2 i
@@ -182,20 +203,7 @@ cmd_prepare() {
     ssh-keygen -q -t ed25519 -N '' -C "pulumi-swarm-lab" -f "$STATE/id_ed25519"
     for ((i = 1; i <= n; i++)); do write_host_config "$i" "$n"; done
     build_image
-    cat >"$STATE/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $STATE/registry/data
-  delete:
-    enabled: true
-http:
-  addr: $REGISTRY_ADDR
-EOF
+    registry_config "$REGISTRY_ADDR" "$STATE/registry/data" >"$STATE/registry/config.yml"
     touch "$NS/ctl.net" "$NS/lab.pid"
     # The control netns is the hosts' default gateway and a dead end: its only link is the
     # bridge, and every other destination is "unreachable", answered at once with an ICMP
@@ -232,24 +240,7 @@ cmd_auth_registry() {
     # /proc shows as this PID namespace's). [d]ocker: no match on the command lines carrying it.
     wait_for 20 "the old password registry to stop" sh -c "! pgrep -f '[d]ocker-registry serve $dir/config.yml'"
     htpasswd -Bbn pulumi "$pass" >"$dir/htpasswd"
-    cat >"$dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir/data
-  delete:
-    enabled: true
-auth:
-  htpasswd:
-    realm: pulumi-swarm-lab
-    path: $dir/htpasswd
-http:
-  addr: $AUTH_REGISTRY_ADDR
-EOF
+    registry_config "$AUTH_REGISTRY_ADDR" "$dir/data" "$dir/htpasswd" >"$dir/config.yml"
     bg "$dir/registry.log" nsenter --net="$NS/ctl.net" -- \
         env -i PATH="$CLEAN_PATH" docker-registry serve "$dir/config.yml"
     wait_for 20 "the password registry" sh -c \
