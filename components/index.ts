@@ -43,3 +43,5 @@ export { parseCompose, checkCompose, ComposeModel, ServiceModel, PortSpec } from
 export { renderStack, RenderedStack } from "./compose/render";
 export { planRoutes, RouteArgs, ROUTE_LABEL_PREFIX } from "./compose/routes";
 export { ComposeError } from "./compose/errors";
+export { HostSwarm, HostSwarmArgs, HOST_SWARM_DEFAULTS } from "./hostSwarm";
+export { validateHostSwarmArgs, HostSwarmValidationInput } from "./hostSwarmValidation";

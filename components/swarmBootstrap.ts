@@ -23,13 +23,21 @@ export interface SwarmHost {
     readonly sshUser: pulumi.Input<string>;
     /** The fixed private address the node advertises to the swarm (managers must keep it). */
     readonly privateAddress: pulumi.Input<string>;
+    /**
+     * This host's own SSH private key, when it does not accept the bootstrap's `privateKey`.
+     * Always handled as a secret. @default the bootstrap's `privateKey`
+     */
+    readonly privateKey?: pulumi.Input<string>;
 }
 
 export interface SwarmBootstrapArgs {
     /** The machines, managers and workers: 1, 3, 5 or 7 managers. */
     readonly hosts: readonly SwarmHost[];
-    /** The SSH private key (OpenSSH or PEM) that every host accepts. Always handled as a secret. */
-    readonly privateKey: pulumi.Input<string>;
+    /**
+     * The SSH private key (OpenSSH or PEM) that every host accepts, unless the host has its own.
+     * Always handled as a secret. @default none: then every host must carry its `privateKey`
+     */
+    readonly privateKey?: pulumi.Input<string>;
     /**
      * The swarm's name, carried by the first manager as the node label `pulumi-swarm.cluster`;
      * a first manager that manages a swarm with another name is refused, never adopted.
@@ -135,13 +143,21 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
     constructor(name: string, args: SwarmBootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate first: bad input registers nothing, not even this component.
         validateSwarmHosts(args.hosts);
+        const keyless = args.privateKey === undefined ? args.hosts.findIndex((h) => h.privateKey === undefined) : -1;
+        if (keyless >= 0) {
+            throw new SwarmArgumentError(
+                `hosts[${keyless}].privateKey`,
+                undefined,
+                "must be given when the bootstrap has no privateKey: every command connects over SSH with a key; give privateKey or one per host",
+            );
+        }
         super("swarm:index:SwarmBootstrap", name, {}, opts);
 
         const d = BOOTSTRAP_DEFAULTS;
         const readySeconds = args.dockerReadyTimeoutSeconds ?? d.dockerReadyTimeoutSeconds;
         const drainSeconds = args.drainTimeoutSeconds ?? d.drainTimeoutSeconds;
         const clusterName = args.clusterName ?? name;
-        const privateKey = pulumi.secret(args.privateKey);
+        const sharedKey = args.privateKey === undefined ? undefined : pulumi.secret(args.privateKey);
         const after = args.connectAfter ?? [];
 
         const connect = (h: SwarmHost): pulumi.Output<command.types.input.remote.ConnectionArgs> =>
@@ -149,7 +165,7 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
             host: h.sshHost,
             port: h.sshPort ?? 22,
             user: h.sshUser,
-            privateKey,
+            privateKey: h.privateKey === undefined ? sharedKey! : pulumi.secret(h.privateKey),
             dialErrorLimit: args.sshDialErrorLimit ?? d.sshDialErrorLimit,
             perDialTimeout: d.sshPerDialTimeoutSeconds,
             });

@@ -6,38 +6,7 @@ import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../c
 import { unwrap } from "../mocks";
 import { Deployment, LabEngine, UpResult, placeByRole } from "./engine";
 import { Lab, labUnavailableReason, startLab } from "./lab";
-
-interface NodeRow {
-    id: string;
-    hostname: string;
-    status: string;
-    availability: string;
-    manager: string;
-    addr: string;
-}
-
-async function nodes(lab: Lab, host = 0): Promise<NodeRow[]> {
-    const r = await lab.exec(
-        host,
-        "docker node inspect $(docker node ls -q) --format " +
-            "'{{.ID}} {{.Description.Hostname}} {{.Status.State}} {{.Spec.Availability}} " +
-            "{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{else}}worker{{end}} " +
-            "{{if .ManagerStatus}}{{.ManagerStatus.Addr}}{{else}}{{.Status.Addr}}{{end}}'",
-    );
-    assert.strictEqual(r.code, 0, r.stderr);
-    return r.stdout
-        .trim()
-        .split("\n")
-        .map((l) => {
-            const [id, hostname, status, availability, manager, addr] = l.split(" ");
-            return { id, hostname, status, availability, manager, addr: addr.replace(/:2377$/, "") };
-        })
-        .sort((a, b) => a.hostname.localeCompare(b.hostname));
-}
-
-async function swarmState(lab: Lab, host: number): Promise<string> {
-    return (await lab.exec(host, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'")).stdout.trim();
-}
+import { swarmNodes as nodes, swarmState } from "./swarmChecks";
 
 async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
     const end = Date.now() + seconds * 1000;

@@ -6,14 +6,13 @@
 // host mode (PUBLISH_MODE=host): the lab has no routing mesh, so only nodes running a proxy
 // answer. The proxy and API images stand on a Debian base made in the lab (no Docker Hub).
 import * as assert from "assert";
-import * as path from "path";
 import type { SwarmBootstrap as SwarmBootstrapType } from "../../components/swarmBootstrap";
-import { repoRoot } from "../paths";
 import { Deployment, LabEngine } from "./engine";
 import { labWebImage } from "./images";
 import { Lab, labUnavailableReason, startLab } from "./lab";
+import { WEB_COMPOSE, labSh, labSwarmHosts, labWebVariables, stackTasks } from "./swarmChecks";
 
-const WEB = path.join(repoRoot, "stacks", "web", "compose.yaml");
+const WEB = WEB_COMPOSE;
 
 describe("lab: compose stacks on a real swarm", function () {
     this.timeout(600000);
@@ -46,14 +45,7 @@ describe("lab: compose stacks on a real swarm", function () {
     async function bootstrapProgram(l: Lab): Promise<SwarmBootstrapType> {
         const { SwarmBootstrap } = await import("../../components/swarmBootstrap");
         return new SwarmBootstrap("lab", {
-            hosts: l.hosts.map((h, i) => ({
-                key: i === 0 ? "manager-0" : `worker-${i - 1}`,
-                role: i === 0 ? ("manager" as const) : ("worker" as const),
-                sshHost: h.sshHost,
-                sshPort: h.sshPort,
-                sshUser: l.user,
-                privateAddress: h.privateAddress,
-            })),
+            hosts: labSwarmHosts(l),
             privateKey: l.privateKey,
             dockerReadyTimeoutSeconds: 30,
         });
@@ -81,24 +73,14 @@ describe("lab: compose stacks on a real swarm", function () {
                     },
                 },
                 composeFile: WEB,
-                variables: { PROXY_IMAGE: image, API_BASE_IMAGE: image, PUBLISH_MODE: "host", API_REPLICAS: "2", API_VERSION: version },
+                variables: labWebVariables(image, version),
                 convergeTimeoutSeconds: 120,
             });
         };
     }
 
-    const sh = async (host: number, cmd: string) => {
-        const r = await lab!.exec(host, cmd);
-        assert.strictEqual(r.code, 0, `${cmd}: ${r.stderr}`);
-        return r.stdout;
-    };
-    /** `<service> <state>` of every task that should run. */
-    const tasks = async () =>
-        (await sh(0, "docker stack ps web --filter desired-state=running --format '{{.Name}} {{.CurrentState}}'"))
-            .trim()
-            .split("\n")
-            .map((l) => l.replace(/\.\d+ /, " ").replace(/ (\w+).*$/, " $1"))
-            .sort();
+    const sh = (host: number, cmd: string) => labSh(lab!, host, cmd);
+    const tasks = () => stackTasks(lab!, "web");
     const get = (host: number, url: string) => sh(host, `curl -sS --max-time 5 ${url}`);
 
     let web: Deployment;
