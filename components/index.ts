@@ -42,3 +42,4 @@ export { parseCompose, checkCompose, ComposeModel, ServiceModel, PortSpec } from
 export { renderStack, RenderedStack } from "./compose/render";
 export { planRoutes, RouteArgs, ROUTE_LABEL_PREFIX } from "./compose/routes";
 export { ComposeError } from "./compose/errors";
+export { LocalSwarm, LocalSwarmArgs, LocalSwarmPlan, LocalNodePlan, LOCAL_SWARM_DEFAULTS, planLocalSwarm } from "./localSwarm";

@@ -27,7 +27,7 @@ export interface LocalSwarmArgs {
     /** The registry's image. @default "registry:2" (pulled from Docker Hub) */
     readonly registryImage?: pulumi.Input<string>;
     /**
-     * The nodes' Docker network: an IPv4 CIDR, prefix /16 to /26. The registry gets its
+     * The nodes' Docker network: an IPv4 CIDR, prefix /16 to /28. The registry gets its
      * second address, node i the eleventh plus i (managers first).
      * @default "10.213.0.0/24"
      */
@@ -163,8 +163,8 @@ export function planLocalSwarm(args: LocalSwarmArgs): LocalSwarmPlan {
     let base = 0;
     if (!cidr) {
         problems.push(new SwarmArgumentError("subnet", subnet, 'must be an IPv4 CIDR block such as "10.213.0.0/24"'));
-    } else if (cidr.prefix < 16 || cidr.prefix > 26) {
-        problems.push(new SwarmArgumentError("subnet", subnet, "must have a prefix from /16 to /26"));
+    } else if (cidr.prefix < 16 || cidr.prefix > 28) {
+        problems.push(new SwarmArgumentError("subnet", subnet, "must have a prefix from /16 to /28"));
     } else if (cidr.base % 2 ** (32 - cidr.prefix) !== 0) {
         const size = 2 ** (32 - cidr.prefix);
         problems.push(new SwarmArgumentError("subnet", subnet, `must start on its block boundary; use "${ipOf(cidr.base - (cidr.base % size))}/${cidr.prefix}"`));
