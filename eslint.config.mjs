@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["bin/**", "node_modules/**", "eslint.config.mjs", "test/run.js", "**/*.js"] },
+    { ignores: ["bin/**", "dist/**", "node_modules/**", "eslint.config.mjs", "test/run.js", "**/*.js"] },
     ...tseslint.configs.recommended,
     {
         files: ["**/*.ts"],

@@ -1,64 +1,63 @@
 // The repo's Pulumi program: one Pulumi stack per environment (`pulumi up -s dev`).
-// Only this file reads configuration; the components take everything as arguments.
-// The stack `local` (or `pulumi-swarm:environment: local`) is the local environment instead
-// of AWS: the whole swarm in containers on this machine's Docker engine (program/local.ts).
+// Only this file reads configuration (program/config.ts checks it, as a pure function); the
+// components take everything as arguments. The stack `local` (or `pulumi-swarm:environment:
+// local`) is the local environment instead of AWS: the whole swarm in containers on this
+// machine's Docker engine (program/local.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
+import * as aws from "@pulumi/aws";
 import { SwarmCluster, SwarmStack } from "./components";
+import { readProgramConfig } from "./program/config";
 import { isLocalEnvironment, localProgram, readLocalConfig } from "./program/local";
 
-export = isLocalEnvironment(pulumi.getStack(), pulumi.runtime.allConfig()) ? local() : aws();
+// stacks/ sits beside this file (pulumi up runs index.ts) or one folder up (compiled, in bin/).
+const stacksDir = [__dirname, path.join(__dirname, "..")].map((d) => path.join(d, "stacks")).find((d) => fs.existsSync(d))!;
+const stackFolders = fs
+    .readdirSync(stacksDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(stacksDir, e.name, "compose.yaml")))
+    .map((e) => e.name)
+    .sort();
 
-/** The local environment: LocalSwarm and the stacks/ files on it. */
-function local() {
-    // stacks/ and local/ sit beside this file (pulumi up runs index.ts) or one folder up (compiled, in bin/).
-    const repoDir = [__dirname, path.join(__dirname, "..")].find((d) => fs.existsSync(path.join(d, "stacks")))!;
-    const folders = fs.readdirSync(path.join(repoDir, "stacks")).filter((d) => fs.existsSync(path.join(repoDir, "stacks", d, "compose.yaml")));
-    return localProgram(pulumi.getStack(), readLocalConfig(pulumi.runtime.allConfig(), pulumi.getStack(), folders), repoDir);
+export = isLocalEnvironment(pulumi.getStack(), pulumi.runtime.allConfig()) ? localEnvironment() : awsEnvironment();
+
+/** The local environment: LocalSwarm and the stacks/ files on it (see program/local.ts). */
+function localEnvironment() {
+    const settings = readLocalConfig(pulumi.runtime.allConfig(), pulumi.getStack(), stackFolders);
+    return localProgram(pulumi.getStack(), settings, path.dirname(stacksDir));
 }
 
 /** The AWS environments (dev, prod, ...): SwarmCluster and the stacks/ files on it. */
-function aws() {
-    const config = new pulumi.Config();
+function awsEnvironment() {
+    // Every key is read and checked here, before any resource: a bad or missing one fails the
+    // run with its key, its value, the fix and the stack file (see program/config.ts).
+    const settings = readProgramConfig(pulumi.runtime.allConfig(), pulumi.getStack(), stackFolders);
 
-    const cluster = new SwarmCluster(pulumi.getStack(), {
-        adminCidrBlocks: config.requireObject<string[]>("adminCidrBlocks"),
-        allowSshFromAnywhere: config.getBoolean("allowSshFromAnywhere"),
-        managerCount: config.getNumber("managerCount"),
-        workerCount: config.getNumber("workerCount"),
-        managerInstanceType: config.get("managerInstanceType"),
-        workerInstanceType: config.get("workerInstanceType"),
-        availabilityZoneCount: config.getNumber("availabilityZoneCount"),
-        vpcCidrBlock: config.get("vpcCidrBlock"),
-        vpcId: config.get("vpcId"),
-        subnetIds: config.getObject<string[]>("subnetIds"),
-        os: config.get("os"),
-        amiId: config.get("amiId"),
-        rootVolumeSizeGiB: config.getNumber("rootVolumeSizeGiB"),
-        dockerVersion: config.get("dockerVersion"),
-        encryptedOverlay: config.getBoolean("encryptedOverlay"),
-        loadBalancer: { certificateArn: config.get("certificateArn") },
-    });
+    const cluster = new SwarmCluster(pulumi.getStack(), settings.cluster);
 
     // The compose files of stacks/ to deploy, by folder name, each as a Docker stack of that
-    // name; `stackVariables` gives each one's ${VAR} values ({"web": {"API_REPLICAS": "4"}}).
-    const stackNames = config.getObject<string[]>("stacks") ?? ["web"];
-    const stackVariables = config.getObject<Record<string, Record<string, string>>>("stackVariables") ?? {};
-    // stacks/ sits beside this file (pulumi up runs index.ts) or one folder up (compiled, in bin/).
-    const stacksDir = [__dirname, path.join(__dirname, "..")].map((d) => path.join(d, "stacks")).find((d) => fs.existsSync(d))!;
-    const stacks = stackNames.map(
+    // name with its ${VAR} values from `stackVariables`.
+    const stacks = settings.stacks.map(
         (s) =>
-            new SwarmStack(`stack-${s}`, {
+            new SwarmStack(`stack-${s.name}`, {
                 target: cluster.stackTarget,
-                stackName: s,
-                composeFile: path.join(stacksDir, s, "compose.yaml"),
-                variables: stackVariables[s] ?? {},
+                stackName: s.name,
+                composeFile: path.join(stacksDir, s.name, "compose.yaml"),
+                variables: s.variables,
             }),
     );
     const routeUrls = pulumi.all(stacks.map((s) => s.routeUrls)).apply((all) => Object.assign({}, ...all) as Record<string, string>);
     const stackServices = pulumi.all(stacks.map((s) => s.services));
     const loadBalancerDnsName = cluster.loadBalancerDnsName;
+    /** Where the load balancer answers: https:// with a certificate, else http://. */
+    const loadBalancerUrl = cluster.loadBalancer
+        ? pulumi.interpolate`${cluster.loadBalancer.target.scheme}://${cluster.loadBalancer.dnsName}`
+        : pulumi.output<string | undefined>(undefined);
+    /** What built images are pushed to and nodes pull from: this account's ECR registry, or the external one. */
+    const registryAddress =
+        settings.cluster.registry?.kind === "external"
+            ? pulumi.output(settings.cluster.registry.address)
+            : pulumi.interpolate`${aws.getCallerIdentityOutput().accountId}.dkr.ecr.${aws.getRegionOutput().region}.${aws.getPartitionOutput().dnsSuffix}`;
 
     const managerPublicIps = cluster.managerPublicIps;
     const managerPrivateIps = cluster.managerPrivateIps;
@@ -72,10 +71,13 @@ function aws() {
     const privateKey = cluster.privateKey;
     const workerJoinToken = cluster.workerJoinToken;
     const managerJoinToken = cluster.managerJoinToken;
+
     return {
         routeUrls,
         stackServices,
         loadBalancerDnsName,
+        loadBalancerUrl,
+        registryAddress,
         managerPublicIps,
         managerPrivateIps,
         workerPublicIps,

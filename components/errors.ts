@@ -3,6 +3,8 @@
  * field, the value given and the fix.
  */
 export class SwarmArgumentError extends Error {
+    /** The rule and its fix, without the field and value (the message is `<field> <rule>; got <value>`). */
+    public readonly rule: string;
     /**
      * @param field the argument's name, as the user wrote it (e.g. `adminCidrBlocks[1]`)
      * @param value the value given
@@ -15,6 +17,7 @@ export class SwarmArgumentError extends Error {
     ) {
         super(`${field} ${rule}; got ${describe(value)}`);
         this.name = "SwarmArgumentError";
+        this.rule = rule;
     }
 }
 
@@ -31,8 +34,18 @@ export function throwIfAny(problems: SwarmArgumentError[]): void {
         throw problems[0];
     }
     if (problems.length > 1) {
-        const err = new Error(problems.map((p) => "- " + p.message).join("\n"));
-        err.name = "SwarmArgumentError";
-        throw err;
+        throw new SwarmArgumentErrors(problems);
+    }
+}
+
+/**
+ * Several argument errors at once (named "SwarmArgumentError" too): the message lists them,
+ * `problems` keeps each one's field and value, so that a caller (the repo's program) can say
+ * which of its own settings each came from.
+ */
+export class SwarmArgumentErrors extends Error {
+    constructor(public readonly problems: readonly SwarmArgumentError[]) {
+        super(problems.map((p) => "- " + p.message).join("\n"));
+        this.name = "SwarmArgumentError";
     }
 }

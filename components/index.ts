@@ -7,6 +7,7 @@ export {
     SwarmClusterEcrRegistryArgs,
     SwarmClusterExternalRegistryArgs,
     architectureOf,
+    nodePlatform,
     amiNameFilter,
     CANONICAL_OWNER_ID,
 } from "./swarmCluster";

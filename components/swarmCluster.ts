@@ -140,6 +140,18 @@ export function architectureOf(instanceType: string): "x86_64" | "arm64" {
     return /^[a-z]+[0-9]+[a-z-]*g[a-z-]*$/.test(family) ? "arm64" : "x86_64";
 }
 
+/**
+ * The Docker platform of every node, when the instance types are known now and share one
+ * architecture; otherwise undefined (then stacks build for the building engine's platform,
+ * or their own `buildPlatform`).
+ */
+export function nodePlatform(managerType: pulumi.Input<string>, workerType: pulumi.Input<string>): string | undefined {
+    if (typeof managerType !== "string" || typeof workerType !== "string") return undefined;
+    const arch = architectureOf(managerType);
+    if (architectureOf(workerType) !== arch) return undefined;
+    return arch === "arm64" ? "linux/arm64" : "linux/amd64";
+}
+
 /** The AMI name filter for an OS and architecture. */
 export function amiNameFilter(arch: "x86_64" | "arm64"): string {
     return `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch === "arm64" ? "arm64" : "amd64"}-server-*`;
@@ -355,7 +367,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
                         tags: { ...tagsFor(instanceName), "pulumi-swarm:role": p.role },
                         volumeTags: tagsFor(instanceName),
                     },
-                    { parent: this },
+                    // User data runs only at a node's first boot, and a change of it would stop and
+                    // start every node at once (quorum lost, new public IPs) for nothing: it reaches
+                    // new and replaced nodes only.
+                    { parent: this, ignoreChanges: ["userData"] },
                 ),
             };
         });
@@ -425,6 +440,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             ready: [this.bootstrap],
             registry,
             loadBalancer: this.loadBalancer?.target,
+            platform: nodePlatform(instanceTypes.manager, settings.workerCount > 0 ? instanceTypes.worker : instanceTypes.manager),
         };
         this.vpcId = vpcId;
         this.subnetIds = pulumi.all(subnetIds);

@@ -18,7 +18,7 @@ import {
     renderStackDeploy,
     renderStackRemove,
 } from "./scripts/stack";
-import { ManagerConnection, RoutePlan, StackTarget } from "./target";
+import { LoadBalancerTarget, ManagerConnection, RoutePlan, StackTarget } from "./target";
 
 export interface SwarmStackArgs {
     /** The swarm to deploy to: `cluster.stackTarget` (or a hand-made target). */
@@ -50,7 +50,7 @@ export interface SwarmStackArgs {
     readonly removeTimeoutSeconds?: number;
     /** `docker stack deploy --resolve-image`. @default "always" */
     readonly resolveImage?: ResolveImage;
-    /** The platform images are built for (the nodes' architecture). @default the building engine's own */
+    /** The platform images are built for (the nodes' architecture). @default the target's `platform`, else the building engine's own */
     readonly buildPlatform?: string;
 }
 
@@ -171,6 +171,30 @@ export function planStack(name: string, args: SwarmStackArgs): Plan {
     return { stackName, file, text, baseDir, model, routes };
 }
 
+/** Which stack holds each listener rule priority, per load balancer, in this program. */
+const claimedPriorities = new WeakMap<LoadBalancerTarget, Map<number, string>>();
+
+/**
+ * Refuses, before anything is created, a route whose priority another stack of this program
+ * already uses on the same load balancer (AWS would refuse the second listener rule midway
+ * through the update). A stack planned again under its own name claims its own priorities.
+ */
+export function claimRoutePriorities(lb: LoadBalancerTarget, stackName: string, routes: readonly RoutePlan[]): void {
+    const claimed = claimedPriorities.get(lb) ?? new Map<number, string>();
+    for (const r of routes) {
+        const holder = claimed.get(r.priority);
+        if (holder !== undefined && holder !== stackName) {
+            throw new SwarmArgumentError(
+                `routes.${r.key}.priority`,
+                r.priority,
+                `is already used by stack ${holder} on this load balancer; give one of the stacks another routePriorityBase (1-49900) or a pulumi-swarm.route.priority label`,
+            );
+        }
+    }
+    for (const r of routes) claimed.set(r.priority, stackName);
+    claimedPriorities.set(lb, claimed);
+}
+
 /**
  * A compose file deployed as a Docker stack, as one Pulumi resource:
  *
@@ -199,6 +223,7 @@ export class SwarmStack extends pulumi.ComponentResource {
     constructor(name: string, args: SwarmStackArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate first: a bad file registers nothing, not even this component.
         const plan = planStack(name, args);
+        if (args.target.loadBalancer) claimRoutePriorities(args.target.loadBalancer, plan.stackName, plan.routes);
         super("swarm:index:SwarmStack", name, {}, opts);
         const { stackName, model, baseDir } = plan;
         const target = args.target;
@@ -209,12 +234,13 @@ export class SwarmStack extends pulumi.ComponentResource {
         let registryPassword: pulumi.Output<string> | undefined;
         let registryUser: string | undefined;
         let registryAddress: string | undefined;
+        const platform = args.buildPlatform ?? target.platform;
         for (const s of model.services) {
             if (!s.build || !target.registry) {
                 continue;
             }
             const context = path.resolve(baseDir, s.build.context);
-            const hash = buildHash({ context, dockerfile: s.build.dockerfile, args: s.build.args, target: s.build.target, platform: args.buildPlatform });
+            const hash = buildHash({ context, dockerfile: s.build.dockerfile, args: s.build.args, target: s.build.target, platform });
             let repository: pulumi.Output<string>;
             let login: { username: pulumi.Output<string>; password: pulumi.Output<string> } | undefined;
             if (target.registry.kind === "ecr") {
@@ -259,7 +285,7 @@ export class SwarmStack extends pulumi.ComponentResource {
                             repository: repo,
                             tag: hash.slice(0, 32),
                             loginUsername: user,
-                            platform: args.buildPlatform,
+                            platform,
                         }),
                     ),
                     stdin: login?.password,

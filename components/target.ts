@@ -27,6 +27,12 @@ export interface StackTarget {
      * instead of refused. Has no effect when `loadBalancer` is set. @default false
      */
     readonly ignoreRoutes?: boolean;
+    /**
+     * The nodes' platform, e.g. "linux/amd64": stacks build their images for it unless their
+     * `buildPlatform` says otherwise, so a build on an arm64 laptop still runs on amd64 nodes.
+     * @default none: the building engine's own platform
+     */
+    readonly platform?: string;
 }
 
 /** The shape of @pulumi/command's `remote.ConnectionArgs`, as far as stacks use it. */

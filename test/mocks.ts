@@ -29,6 +29,7 @@ export interface Recorded {
     readonly dependencyUrns: string[];
     readonly parentUrn: string;
     readonly deleteBeforeReplace: boolean;
+    readonly ignoreChanges: string[];
     readonly additionalSecretOutputs: string[];
     readonly customTimeouts?: { create: string; update: string; delete: string };
     outputs: Record<string, unknown>;
@@ -95,6 +96,7 @@ export class RecordingMonitor extends MockMonitor {
             dependencyUrns: req.getDependenciesList(),
             parentUrn: req.getParent(),
             deleteBeforeReplace: req.getDeletebeforereplace(),
+            ignoreChanges: req.getIgnorechangesList(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             customTimeouts: timeouts ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
             outputs: {},
@@ -210,6 +212,17 @@ export function awsOutputs(type: string, name: string, inputs: Record<string, un
             const digest = [...name].map((c) => c.charCodeAt(0).toString(16)).join("").padEnd(64, "0").slice(0, 64);
             return { stdout: ref ? `${ref[1]}@sha256:${digest}\n` : "", stderr: "" };
         }
+        // The load balancer's resources, as test/cluster/loadBalancer.test.ts has them.
+        case "aws:lb/loadBalancer:LoadBalancer":
+            return {
+                arn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/${String(inputs.name)}/50dc6c495c0c9188`,
+                dnsName: `${String(inputs.name)}-1234567890.us-east-1.elb.amazonaws.com`,
+                zoneId: "Z35SXDOTRQ7X7K",
+            };
+        case "aws:lb/listener:Listener":
+            return { arn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/${name}/50dc6c495c0c9188/f2f7dc8efc522ab2` };
+        case "aws:lb/targetGroup:TargetGroup":
+            return { arn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/${String(inputs.name)}/73e2d6bc24d8a067` };
         case "aws:ecr/repository:Repository":
             return {
                 name: inputs.name,
@@ -222,12 +235,21 @@ export function awsOutputs(type: string, name: string, inputs: Record<string, un
     }
 }
 
+/** How test/programRunner.ts prints an output that is unknown (under preview). */
+export const UNKNOWN_OUTPUT = "<unknown until applied>";
+
 export const AWS_ZONES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"];
 
 export function awsCalls(token: string): Record<string, unknown> | undefined {
     switch (token) {
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return { names: AWS_ZONES, zoneIds: AWS_ZONES.map((z) => z + "-id"), id: "us-east-1" };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/test", userId: "AIDATEST", id: "123456789012" };
+        case "aws:index/getRegion:getRegion":
+            return { region: "us-east-1", name: "us-east-1", id: "us-east-1", description: "US East (N. Virginia)", endpoint: "ec2.us-east-1.amazonaws.com" };
+        case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
         case "aws:ec2/getAmi:getAmi":
             return { id: "ami-0123456789abcdef0", architecture: "x86_64" };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":

@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import { parseCidr, splitIpv4Cidr } from "../components/cidr";
 import { cidrKey, planNodeSecurityRules, planPlacement, toleratedManagerFailures } from "../components/planning";
-import { architectureOf, amiNameFilter } from "../components/swarmCluster";
+import { architectureOf, amiNameFilter, nodePlatform } from "../components/swarmCluster";
 
 describe("pure: planning", () => {
     it("spreads 5 managers over 3 zones as 2-2-1", () => {
@@ -71,5 +71,11 @@ describe("pure: planning", () => {
             "x86_64",
         ]);
         assert.strictEqual(amiNameFilter("arm64"), "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-*");
+    });
+    it("gives stacks the nodes' platform when every node has one architecture, known now", () => {
+        assert.strictEqual(nodePlatform("t3.small", "t3.medium"), "linux/amd64");
+        assert.strictEqual(nodePlatform("t4g.small", "m7g.large"), "linux/arm64");
+        assert.strictEqual(nodePlatform("t3.small", "m7g.large"), undefined, "mixed architectures: no single platform");
+        assert.strictEqual(nodePlatform(Promise.resolve("t3.small"), "t3.small"), undefined, "not known until deploy");
     });
 });

@@ -1,13 +1,34 @@
 // Runs the repo's program (index.ts) under mocks, in its own process: Pulumi reads config
-// from the PULUMI_CONFIG environment variable when the SDK loads. Prints one JSON line.
-import { awsCalls, awsOutputs, installMocks } from "./mocks";
+// from the PULUMI_CONFIG environment variable when the SDK loads. Prints one JSON line: the
+// resources by type (PREVIEW=1: as `pulumi preview` builds them, outputs unknown), every resource with its dependencies (names) and a few plain inputs,
+// and the program's stack outputs (each with whether it is a secret).
+import * as pulumi from "@pulumi/pulumi";
+import { UNKNOWN_OUTPUT, awsCalls, awsOutputs, installMocks, plain } from "./mocks";
+
+/** Inputs the program tests read (of scripts, only the delete: what teardown runs). */
+const INPUTS = ["instanceType", "subnetId", "availabilityZone", "port", "priority", "listenerArn", "targetGroupArn", "targetId", "certificateArn", "name", "delete"];
+
+export interface RunnerRecord {
+    type: string;
+    name: string;
+    /** What it depends on, as "<type> <name>" (names repeat across types, e.g. a route's rule and its target group). */
+    dependencies: string[];
+    inputs: Record<string, unknown>;
+}
+
+export interface RunnerOutput {
+    value: unknown;
+    secret: boolean;
+}
 
 async function main(): Promise<void> {
-    const monitor = installMocks(awsOutputs, awsCalls, { project: "pulumi-swarm", stack: process.env.STACK ?? "dev" });
+    const preview = process.env.PREVIEW === "1";
+    const monitor = installMocks(awsOutputs, awsCalls, { project: "pulumi-swarm", stack: process.env.STACK ?? "dev", preview });
+    let program: Record<string, unknown>;
     try {
-        await import("../index");
+        program = (await import("../index")) as Record<string, unknown>;
     } catch (e) {
-        console.log(JSON.stringify({ error: (e as Error).message }));
+        console.log(JSON.stringify({ error: (e as Error).message, registered: monitor.records.length }));
         return;
     }
     await monitor.settled();
@@ -16,7 +37,23 @@ async function main(): Promise<void> {
         counts[r.type] = (counts[r.type] ?? 0) + 1;
     }
     const instanceTypes = monitor.ofType("aws:ec2/instance:Instance").map((r) => `${r.name}=${String(r.inputs.instanceType)}`);
-    console.log(JSON.stringify({ counts, instanceTypes, names: monitor.records.map((r) => r.name) }));
+    const byUrn = new Map(monitor.records.map((r) => [r.urn, `${r.type} ${r.name}`]));
+    const records: RunnerRecord[] = monitor.records.map((r) => ({
+        type: r.type,
+        name: r.name,
+        dependencies: r.dependencyUrns.map((u) => byUrn.get(u) ?? u),
+        inputs: Object.fromEntries(INPUTS.filter((k) => r.inputs[k] !== undefined).map((k) => [k, plain(r.inputs[k])])),
+    }));
+    const outputs: Record<string, RunnerOutput> = {};
+    for (const [k, v] of Object.entries(program)) {
+        if (pulumi.Output.isInstance(v)) {
+            const secret = await pulumi.isSecret(v);
+            // Under preview most outputs are unknown, and apply never runs on an unknown value.
+            const known = await (v as unknown as { isKnown: Promise<boolean> }).isKnown;
+            outputs[k] = { value: known ? await new Promise((resolve) => v.apply((x) => resolve(x ?? null))) : UNKNOWN_OUTPUT, secret };
+        }
+    }
+    console.log(JSON.stringify({ counts, instanceTypes, names: monitor.records.map((r) => r.name), records, outputs }));
 }
 
 void main();

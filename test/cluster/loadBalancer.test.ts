@@ -415,6 +415,7 @@ describe("mock: SwarmCluster's load balancer, registry and stack target", functi
             assert.deepStrictEqual(t.registry, { kind: "ecr", keepImages: 10, tags: { team: "platform", "pulumi-swarm:cluster": "prod" } });
             assert.strictEqual(t.ready.length, 1);
             assert.strictEqual(t.ready[0], cluster.bootstrap);
+            assert.strictEqual(t.platform, "linux/amd64", "t3 nodes: stacks build for amd64 wherever they build");
             const manager = pulumi.output(t.manager);
             assert.strictEqual(await pulumi.isSecret(manager), true);
             assert.deepStrictEqual(await unwrap(manager), {
@@ -433,9 +434,9 @@ describe("mock: SwarmCluster's load balancer, registry and stack target", functi
             assert.strictEqual(await unwrap(cluster.loadBalancerDnsName), `${albName}-1234567890.us-east-1.elb.amazonaws.com`);
         });
 
-        it("installs the ECR credential helper on every node", () => {
+        it("installs the ECR credential helper and the token renewal timer on every node", () => {
             for (const i of m.ofType("aws:ec2/instance:Instance")) {
-                assert.match(String(i.inputs.userData), /\n  apt-get install -y -q amazon-ecr-credential-helper\n[\s\S]*\ndocker_config root\ndocker_config ubuntu\n$/);
+                assert.match(String(i.inputs.userData), /\n  apt-get install -y -q amazon-ecr-credential-helper\n[\s\S]*\ndocker_config root\ndocker_config ubuntu\n[\s\S]*\nsystemctl enable --now pulumi-swarm-renew-registry-auth\.timer\n$/);
             }
         });
     });

@@ -108,8 +108,12 @@ for kind in secret config; do
   done
 done
 
-# The services, as one JSON line: name, image (by digest when resolved), published ports.
-services=$(dkr stack services web --format '{{.Name}}' | sort | while read -r svc; do
-  dkr service inspect --format '{"name":{{json .Spec.Name}},"image":{{json .Spec.TaskTemplate.ContainerSpec.Image}},"ports":{{json .Endpoint.Ports}}}' "$svc"
-done | paste -sd, -)
+# The services, as one JSON line: name, image (by digest when resolved), published ports;
+# one inspect for all of them, sorted by name (each line starts with it).
+ids=$(dkr stack services web -q)
+services=
+if [ -n "$ids" ]; then
+  # shellcheck disable=SC2086 # split on purpose: one argument per ID
+  services=$(dkr service inspect --format '{"name":{{json .Spec.Name}},"image":{{json .Spec.TaskTemplate.ContainerSpec.Image}},"ports":{{json .Endpoint.Ports}}}' $ids | LC_ALL=C sort | paste -sd, -)
+fi
 printf '{"stack":"%s","services":[%s]}\n' web "$services"

@@ -73,6 +73,18 @@ describe("mock: SwarmStack", function () {
         assert.match(plain<string>(buildCmd.inputs.create), /^# pulumi-swarm: build and push 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/prod\/web\/api:[0-9a-f]{32}\n/);
     });
 
+    it("builds for the target's platform unless buildPlatform says otherwise; without either, for the builder's own", async () => {
+        const createOf = async (extra: Record<string, unknown>, platform?: string) => {
+            const { monitor } = await build((t) => ({ target: { ...t, platform }, composeFile: WEB, ...extra }));
+            return plain<string>(monitor.named("web-build-api", "command:local:Command").inputs.create);
+        };
+        assert.match(await createOf({}, "linux/arm64"), / --platform linux\/arm64 /);
+        const override = await createOf({ buildPlatform: "linux/amd64" }, "linux/arm64");
+        assert.match(override, / --platform linux\/amd64 /);
+        assert.doesNotMatch(override, /linux\/arm64/);
+        assert.doesNotMatch(await createOf({}), /--platform/);
+    });
+
     it("the deploy depends on the swarm's bootstrap and on the pushed image, and runs the API by digest", async () => {
         const { monitor, stack } = await build((t) => ({ target: t, composeFile: WEB }));
         const deploy = monitor.named("web-deploy", "command:remote:Command");
@@ -139,6 +151,23 @@ describe("mock: SwarmStack", function () {
         assert.deepStrictEqual(monitor.records.filter((r) => r.type.startsWith("aws:lb/") || r.type.startsWith("aws:vpc/")), []);
         assert.strictEqual(monitor.ofType("command:remote:Command").filter((r) => r.name === "web-deploy").length, 1);
         assert.deepStrictEqual(await unwrap(stack.routeUrls), {});
+    });
+
+    it("two stacks of one program with the same route priority on one load balancer: the second is refused before it creates anything", async () => {
+        const m = installMocks(awsOutputs, awsCalls);
+        const { SwarmStack } = await import("../../components/swarmStack");
+        const t = await target(true);
+        new SwarmStack("web", { target: t, composeFile: WEB, routePriorityBase: 2000 });
+        await m.settled();
+        const before = m.records.length;
+        assert.throws(() => new SwarmStack("shop", { target: t, composeFile: WEB, routePriorityBase: 2000 }), {
+            message:
+                "routes.proxy-8080.priority is already used by stack web on this load balancer; give one of the stacks another routePriorityBase (1-49900) or a pulumi-swarm.route.priority label; got 2000",
+        });
+        new SwarmStack("shop2", { target: t, composeFile: WEB, routePriorityBase: 2100 });
+        await m.settled();
+        assert.deepStrictEqual(m.records.slice(before).filter((r) => r.name.startsWith("shop-")), []);
+        assert.ok(m.records.some((r) => r.name === "shop2-deploy"));
     });
 
     it("a bad compose file fails before any resource is created, naming file, key and fix", async () => {
