@@ -18,6 +18,22 @@ export interface LocalProgramSettings {
     readonly stacks: { name: string; variables: Record<string, string> }[];
 }
 
+/** The keys the local environment reads (README.md, "First run: a local swarm"). */
+export const LOCAL_CONFIG_KEYS = [
+    "environment",
+    "managerCount",
+    "workerCount",
+    "stacks",
+    "stackVariables",
+    "publishedPorts",
+    "baseImage",
+    "registryImage",
+    "subnet",
+    "sshPortBase",
+    "registryPort",
+    "storageDriver",
+] as const;
+
 /** The local defaults: 1 manager, 2 workers, stacks/web and stacks/visualizer on 8080 and 8081. */
 export const LOCAL_PROGRAM_DEFAULTS = {
     stacks: ["web", "visualizer"],
@@ -32,6 +48,12 @@ export const LOCAL_PROGRAM_DEFAULTS = {
 export function readLocalConfig(config: Record<string, string>, stack: string, stackFolders: readonly string[]): LocalProgramSettings {
     const file = `Pulumi.${stack}.yaml`;
     const problems: string[] = [];
+    for (const k of Object.keys(config).filter((x) => x.startsWith(`${NS}:`))) {
+        const key = k.slice(NS.length + 1);
+        if (!(LOCAL_CONFIG_KEYS as readonly string[]).includes(key)) {
+            problems.push(`${k} is not a key of the local environment (in ${file}): use one of ${LOCAL_CONFIG_KEYS.join(", ")}, or remove it`);
+        }
+    }
     const bad = (key: string, value: string, rule: string) => problems.push(`${NS}:${key} ${rule} (in ${file}); got ${JSON.stringify(value)}`);
     const num = (key: string): number | undefined => {
         const v = config[`${NS}:${key}`];

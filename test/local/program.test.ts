@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { LOCAL_PROGRAM_DEFAULTS, isLocalEnvironment, readLocalConfig } from "../../program/local";
+import { LOCAL_CONFIG_KEYS, LOCAL_PROGRAM_DEFAULTS, isLocalEnvironment, readLocalConfig } from "../../program/local";
 import { repoRoot } from "../paths";
 
 interface ProgramResult {
@@ -100,6 +100,21 @@ describe("pure: the local environment's config (program/local.ts)", () => {
         assert.deepStrictEqual(s.stacks.map((x) => x.name), [...LOCAL_PROGRAM_DEFAULTS.stacks]);
         assert.deepStrictEqual(s.swarm.publishedPorts, [...LOCAL_PROGRAM_DEFAULTS.publishedPorts]);
         assert.strictEqual(s.swarm.managerCount, undefined); // LocalSwarm's default, 1
+    });
+
+    it("refuses a key it does not read (a typo), naming it and the stack file", () => {
+        assert.throws(() => readLocalConfig({ "pulumi-swarm:workerCont": "3", "aws:region": "eu-west-1" }, "local", FOLDERS), {
+            message:
+                "pulumi-swarm:workerCont is not a key of the local environment (in Pulumi.local.yaml): use one of environment, managerCount, " +
+                "workerCount, stacks, stackVariables, publishedPorts, baseImage, registryImage, subnet, sshPortBase, registryPort, storageDriver, or remove it",
+        });
+    });
+
+    it("every key it reads is in the README's local table", () => {
+        const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## First run: a local swarm"), readme.indexOf("## The two commands"));
+        const documented = [...section.matchAll(/^\| `([a-zA-Z]+)` \|/gm)].map((m) => m[1]);
+        assert.deepStrictEqual(documented, [...LOCAL_CONFIG_KEYS]);
     });
 
     it("names every bad key, its value, the fix and the stack file", () => {
