@@ -2,7 +2,8 @@
 // engine from the repo's Dockerfile with a locally made Debian base as BASE_IMAGE (the lab has
 // no Docker Hub and no network inside builds), run privileged, its sshd reached over SSH from
 // this test (through the lab host's own sshd, as `ssh -J` would) and its inner Docker engine
-// pulling from the lab registry and running a container.
+// pulling from the lab registry and running a container; two nodes on their own network form a
+// swarm over SSH.
 import * as assert from "assert";
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
@@ -170,6 +171,19 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         assert.strictEqual(r.code, 0, `lab-1: ${cmd}\n${r.stderr}${r.stdout}`);
         return r.stdout;
     };
+    /**
+     * Where --privileged cannot be used (see privilege()), what it would give and those flags do
+     * not: the node's cgroup mounts read-write (its engine makes its containers' cgroups under
+     * the node's own).
+     */
+    const writableCgroups = async (container: string, missing: string[]): Promise<void> => {
+        if (missing.length === 0) return;
+        await ok(
+            `pid=$(docker inspect -f '{{.State.Pid}}' ${container}) && ` +
+                "for m in $(nsenter -t \"$pid\" -m sh -c 'ls -d /sys/fs/cgroup/*/'); do " +
+                "mount -N \"/proc/$pid/ns/mnt\" -o remount,bind,rw \"$m\" || exit 1; done",
+        );
+    };
     const dockerOk = async (args: string[]): Promise<string> => {
         const r = await docker(L(), args);
         assert.strictEqual(r.code, 0, `docker ${args.join(" ")}\n${r.stderr}${r.stdout}`);
@@ -194,7 +208,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
     after(async function () {
         this.timeout(120_000);
         try {
-            if (lab) await lab.exec(0, "docker rm -f -v node node-wrong >/dev/null 2>&1; true");
+            if (lab) await lab.exec(0, "docker rm -f -v node node-a node-b >/dev/null 2>&1; docker network rm local-net >/dev/null 2>&1; true");
         } finally {
             await lab?.teardown();
             if (keyDir) fs.rmSync(keyDir, { recursive: true, force: true });
@@ -256,15 +270,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
             "-e", `REGISTRY_FORWARD=${registryPort}=${registry}`,
             NODE_IMAGE,
         ]);
-        if (missing.length > 0) {
-            // What --privileged would give and the flags above do not: the cgroup mounts
-            // read-write (the inner engine makes its containers' cgroups under the node's own).
-            await ok(
-                "pid=$(docker inspect -f '{{.State.Pid}}' node) && " +
-                    "for m in $(nsenter -t \"$pid\" -m sh -c 'ls -d /sys/fs/cgroup/*/'); do " +
-                    "mount -N \"/proc/$pid/ns/mnt\" -o remount,bind,rw \"$m\" || exit 1; done",
-            );
-        }
+        await writableCgroups("node", missing);
         // The node's host key, read by the engine (not over SSH) so that SSH can check it.
         const hostKey = await until("the node's host key", 60_000, async () => {
             const r = await docker(L(), ["exec", "node", "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
@@ -317,5 +323,60 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         // And a swarm forms on it: `docker swarm init` as the bootstrap runs it.
         const swarm = await ssh("docker swarm init --advertise-addr 127.0.0.1 >/dev/null && docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'");
         assert.strictEqual(swarm.stdout.trim(), "active true", swarm.stderr);
+    });
+    it("two nodes on their own network form a swarm over SSH, advertising their network addresses, and run a global service", async function () {
+        this.timeout(5 * 60_000);
+        const missing = capabilitiesMissingHere();
+        const registry = L().registry;
+        await ok(`docker tag ${L().image} ${registry}/lab/busybox:node && docker push -q ${registry}/lab/busybox:node >/dev/null`);
+        await ok("docker network create --subnet 10.213.0.0/24 --gateway 10.213.0.1 local-net >/dev/null");
+        const nodes = [
+            { name: "node-a", address: "10.213.0.11", port: 2231 },
+            { name: "node-b", address: "10.213.0.12", port: 2232 },
+        ];
+        const hostKeys: string[] = [];
+        for (const n of nodes) {
+            await dockerOk([
+                "run", "-d", ...privilege(missing), "--name", n.name, "--hostname", n.name,
+                "--network", "local-net", "--ip", n.address, "-p", `127.0.0.1:${n.port}:22`,
+                "-e", `SSH_AUTHORIZED_KEYS=${key.publicKey}`, "-e", `DOCKERD_INSECURE_REGISTRIES=${registry}`,
+                NODE_IMAGE,
+            ]);
+            await writableCgroups(n.name, missing);
+            hostKeys.push(
+                await until(`${n.name}'s host key`, 60_000, async () => {
+                    const r = await docker(L(), ["exec", n.name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
+                    return r.code === 0 && r.stdout.startsWith("ssh-ed25519 ") ? r.stdout.trim() : undefined;
+                }),
+            );
+        }
+        const ssh = async (i: number, cmd: string): Promise<string> => {
+            const r = await sshToNode(L(), nodes[i].port, key.privateKey, hostKeys[i], cmd);
+            assert.strictEqual(r.code, 0, `${nodes[i].name}: ${cmd}\n${r.stderr}${r.stdout}`);
+            return r.stdout;
+        };
+        for (let i = 0; i < nodes.length; i++) {
+            await until(`${nodes[i].name}'s engine over SSH`, 90_000, async () => {
+                const r = await sshToNode(L(), nodes[i].port, key.privateKey, hostKeys[i], "docker info --format '{{.ServerVersion}}'");
+                return r.code === 0 ? r.stdout : undefined;
+            });
+        }
+        await ssh(0, `docker swarm init --advertise-addr ${nodes[0].address} >/dev/null`);
+        const token = (await ssh(0, "docker swarm join-token -q worker")).trim();
+        await ssh(1, `docker swarm join --token ${token} --advertise-addr ${nodes[1].address} ${nodes[0].address}:2377 >/dev/null`);
+        const members = await until("both nodes Ready", 60_000, async () => {
+            const out = (await ssh(0, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")).trim().split("\n").map((l) => l.trimEnd()).sort();
+            return out.length === 2 && out.every((l) => / Ready/.test(l)) ? out : undefined;
+        });
+        assert.deepStrictEqual(members, ["node-a Ready Leader", "node-b Ready"]);
+        const addrs = (await ssh(0, "docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}}' node-a node-b")).trim().split("\n").sort();
+        assert.deepStrictEqual(addrs, ["node-a 10.213.0.11", "node-b 10.213.0.12"]);
+        // A global service: each node's engine pulls the image from the registry and runs a task.
+        await ssh(0, `docker service create --detach --name hello --mode global ${registry}/lab/busybox:node sleep 300 >/dev/null`);
+        const tasks = await until("a running task on each node", 90_000, async () => {
+            const out = (await ssh(0, "docker service ps hello --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).trim().split("\n").sort();
+            return out.length === 2 && out.every((l) => / Running /.test(l)) ? out.map((l) => l.split(" ")[0]) : undefined;
+        });
+        assert.deepStrictEqual(tasks, ["node-a", "node-b"]);
     });
 });
