@@ -1,12 +1,15 @@
 // The repo's Pulumi program: one Pulumi stack per environment (`pulumi up -s dev`).
 // Only this file reads configuration (program/config.ts checks it, as a pure function); the
-// components take everything as arguments.
+// components take everything as arguments. The stack `local` (or `pulumi-swarm:environment:
+// local`) is the local environment instead of AWS: the whole swarm in containers on this
+// machine's Docker engine (program/local.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import * as aws from "@pulumi/aws";
 import { SwarmCluster, SwarmStack } from "./components";
 import { readProgramConfig } from "./program/config";
+import { isLocalEnvironment, localProgram, readLocalConfig } from "./program/local";
 
 // stacks/ sits beside this file (pulumi up runs index.ts) or one folder up (compiled, in bin/).
 const stacksDir = [__dirname, path.join(__dirname, "..")].map((d) => path.join(d, "stacks")).find((d) => fs.existsSync(d))!;
@@ -16,45 +19,76 @@ const stackFolders = fs
     .map((e) => e.name)
     .sort();
 
-// Every key is read and checked here, before any resource: a bad or missing one fails the
-// run with its key, its value, the fix and the stack file (see program/config.ts).
-const settings = readProgramConfig(pulumi.runtime.allConfig(), pulumi.getStack(), stackFolders);
+export = isLocalEnvironment(pulumi.getStack(), pulumi.runtime.allConfig()) ? localEnvironment() : awsEnvironment();
 
-const cluster = new SwarmCluster(pulumi.getStack(), settings.cluster);
+/** The local environment: LocalSwarm and the stacks/ files on it (see program/local.ts). */
+function localEnvironment() {
+    const settings = readLocalConfig(pulumi.runtime.allConfig(), pulumi.getStack(), stackFolders);
+    return localProgram(pulumi.getStack(), settings, path.dirname(stacksDir));
+}
 
-// The compose files of stacks/ to deploy, by folder name, each as a Docker stack of that
-// name with its ${VAR} values from `stackVariables`.
-const stacks = settings.stacks.map(
-    (s) =>
-        new SwarmStack(`stack-${s.name}`, {
-            target: cluster.stackTarget,
-            stackName: s.name,
-            composeFile: path.join(stacksDir, s.name, "compose.yaml"),
-            variables: s.variables,
-        }),
-);
-export const routeUrls = pulumi.all(stacks.map((s) => s.routeUrls)).apply((all) => Object.assign({}, ...all) as Record<string, string>);
-export const stackServices = pulumi.all(stacks.map((s) => s.services));
-export const loadBalancerDnsName = cluster.loadBalancerDnsName;
-/** Where the load balancer answers: https:// with a certificate, else http://. */
-export const loadBalancerUrl = cluster.loadBalancer
-    ? pulumi.interpolate`${cluster.loadBalancer.target.scheme}://${cluster.loadBalancer.dnsName}`
-    : pulumi.output<string | undefined>(undefined);
-/** What built images are pushed to and nodes pull from: this account's ECR registry, or the external one. */
-export const registryAddress =
-    settings.cluster.registry?.kind === "external"
-        ? pulumi.output(settings.cluster.registry.address)
-        : pulumi.interpolate`${aws.getCallerIdentityOutput().accountId}.dkr.ecr.${aws.getRegionOutput().region}.${aws.getPartitionOutput().dnsSuffix}`;
+/** The AWS environments (dev, prod, ...): SwarmCluster and the stacks/ files on it. */
+function awsEnvironment() {
+    // Every key is read and checked here, before any resource: a bad or missing one fails the
+    // run with its key, its value, the fix and the stack file (see program/config.ts).
+    const settings = readProgramConfig(pulumi.runtime.allConfig(), pulumi.getStack(), stackFolders);
 
-export const managerPublicIps = cluster.managerPublicIps;
-export const managerPrivateIps = cluster.managerPrivateIps;
-export const workerPublicIps = cluster.workerPublicIps;
-export const workerPrivateIps = cluster.workerPrivateIps;
-export const nodeSecurityGroupId = cluster.nodeSecurityGroupId;
-export const vpcId = cluster.vpcId;
-export const subnetIds = cluster.subnetIds;
-export const dockerHost = cluster.dockerHost;
-export const dockerContextCommand = cluster.dockerContextCommand;
-export const privateKey = cluster.privateKey;
-export const workerJoinToken = cluster.workerJoinToken;
-export const managerJoinToken = cluster.managerJoinToken;
+    const cluster = new SwarmCluster(pulumi.getStack(), settings.cluster);
+
+    // The compose files of stacks/ to deploy, by folder name, each as a Docker stack of that
+    // name with its ${VAR} values from `stackVariables`.
+    const stacks = settings.stacks.map(
+        (s) =>
+            new SwarmStack(`stack-${s.name}`, {
+                target: cluster.stackTarget,
+                stackName: s.name,
+                composeFile: path.join(stacksDir, s.name, "compose.yaml"),
+                variables: s.variables,
+            }),
+    );
+    const routeUrls = pulumi.all(stacks.map((s) => s.routeUrls)).apply((all) => Object.assign({}, ...all) as Record<string, string>);
+    const stackServices = pulumi.all(stacks.map((s) => s.services));
+    const loadBalancerDnsName = cluster.loadBalancerDnsName;
+    /** Where the load balancer answers: https:// with a certificate, else http://. */
+    const loadBalancerUrl = cluster.loadBalancer
+        ? pulumi.interpolate`${cluster.loadBalancer.target.scheme}://${cluster.loadBalancer.dnsName}`
+        : pulumi.output<string | undefined>(undefined);
+    /** What built images are pushed to and nodes pull from: this account's ECR registry, or the external one. */
+    const registryAddress =
+        settings.cluster.registry?.kind === "external"
+            ? pulumi.output(settings.cluster.registry.address)
+            : pulumi.interpolate`${aws.getCallerIdentityOutput().accountId}.dkr.ecr.${aws.getRegionOutput().region}.${aws.getPartitionOutput().dnsSuffix}`;
+
+    const managerPublicIps = cluster.managerPublicIps;
+    const managerPrivateIps = cluster.managerPrivateIps;
+    const workerPublicIps = cluster.workerPublicIps;
+    const workerPrivateIps = cluster.workerPrivateIps;
+    const nodeSecurityGroupId = cluster.nodeSecurityGroupId;
+    const vpcId = cluster.vpcId;
+    const subnetIds = cluster.subnetIds;
+    const dockerHost = cluster.dockerHost;
+    const dockerContextCommand = cluster.dockerContextCommand;
+    const privateKey = cluster.privateKey;
+    const workerJoinToken = cluster.workerJoinToken;
+    const managerJoinToken = cluster.managerJoinToken;
+
+    return {
+        routeUrls,
+        stackServices,
+        loadBalancerDnsName,
+        loadBalancerUrl,
+        registryAddress,
+        managerPublicIps,
+        managerPrivateIps,
+        workerPublicIps,
+        workerPrivateIps,
+        nodeSecurityGroupId,
+        vpcId,
+        subnetIds,
+        dockerHost,
+        dockerContextCommand,
+        privateKey,
+        workerJoinToken,
+        managerJoinToken,
+    };
+}

@@ -45,3 +45,4 @@ export { planRoutes, RouteArgs, ROUTE_LABEL_PREFIX } from "./compose/routes";
 export { ComposeError } from "./compose/errors";
 export { HostSwarm, HostSwarmArgs, HOST_SWARM_DEFAULTS } from "./hostSwarm";
 export { validateHostSwarmArgs, HostSwarmValidationInput } from "./hostSwarmValidation";
+export { LocalSwarm, LocalSwarmArgs, LocalSwarmPlan, LocalNodePlan, LOCAL_SWARM_DEFAULTS, planLocalSwarm } from "./localSwarm";

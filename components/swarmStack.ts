@@ -291,7 +291,7 @@ export class SwarmStack extends pulumi.ComponentResource {
                     stdin: login?.password,
                     logging: "stderr",
                 },
-                { parent: this },
+                { parent: this, dependsOn: target.registryReady ?? [] },
             );
             builds.push(build);
             builtImages[s.name] = pulumi.all([build.stdout, repository]).apply(([out, repo]) => parseImageBuildOutput(out, repo));

@@ -14,6 +14,11 @@ export interface StackTarget {
     readonly ready: pulumi.Resource[];
     /** Where built images are pushed and what the nodes pull from. Without it, a `build:` is an error. */
     readonly registry?: RegistryTarget;
+    /**
+     * What image builds wait for before they push: a registry that the same program creates
+     * (the local environment's registry container). @default []
+     */
+    readonly registryReady?: pulumi.Resource[];
     /** The load balancer that routes declared in compose files attach to. Without it, a route is an error (unless `ignoreRoutes`). */
     readonly loadBalancer?: LoadBalancerTarget;
     /**

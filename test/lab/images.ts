@@ -68,8 +68,9 @@ const CUSTOMIZE = [
     'rm -f "$r"/var/cache/debconf/*-old "$r"/var/lib/dpkg/*-old "$r"/etc/hostname',
 ].join("\n");
 
-/** mmdebstrap's arguments before the suite, target and mirror. */
-const MMDEBSTRAP_OPTIONS = [
+/** mmdebstrap's arguments before the suite, target and mirror, for a package list and a customize script. */
+function mmdebstrapOptions(packages: readonly string[], customize: string): string[] {
+    return [
     "--variant=essential",
     // merged /usr set up the debootstrap way: no usrmerge package and the full perl it pulls in
     "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
@@ -77,11 +78,25 @@ const MMDEBSTRAP_OPTIONS = [
     '--aptopt=Acquire::Retries "3"',
     "--dpkgopt=force-unsafe-io",
     "--format=tar", // the target's name (*.tar.tmp-<pid> until complete) does not say it
-    `--include=${LAB_WEB_PACKAGES.join(",")}`,
+    `--include=${packages.join(",")}`,
     // Docs are removed afterwards rather than by --dpkgopt=path-exclude: with path-exclude
     // mmdebstrap filters every essential package through a Python script (about 50 s more here).
-    `--customize-hook=${CUSTOMIZE}`,
-];
+    `--customize-hook=${customize}`,
+    ];
+}
+
+/** A Debian root file system to make with mmdebstrap and keep in LAB_IMAGE_CACHE. */
+export interface LabRootfsSpec {
+    /** Names the tarball: `<name>-<suite>-<hash>.tar`. [a-z0-9-]+ */
+    readonly name: string;
+    /** What it holds besides Debian's essential packages. */
+    readonly packages: readonly string[];
+    /** Runs on the finished root file system (outside the chroot; $1 is its folder). */
+    readonly customize: string;
+}
+
+/** The web image's root file system (its tarball name and hash as before the specs existed). */
+const WEB_ROOTFS: LabRootfsSpec = { name: "debian-web", packages: LAB_WEB_PACKAGES, customize: CUSTOMIZE };
 
 export interface LabRootfs {
     /** The tarball in LAB_IMAGE_CACHE. */
@@ -207,22 +222,23 @@ function removeStaleLeftovers(): void {
         return;
     }
     for (const e of cached) {
-        const m = /^debian-web-.*\.tar\.tmp-(\d+)$/.exec(e);
+        const m = /^[a-z0-9-]+-[a-z]+-[0-9a-f]{16}\.tar\.tmp-(\d+)$/.exec(e);
         if (m && dead(m[1])) removeScratch(path.join(LAB_IMAGE_CACHE, e));
     }
 }
 
 /** The cache file for the current recipe: a hash of everything that shapes the tarball. */
-export function labRootfsTarball(): string {
-    const recipe = JSON.stringify({ suite: LAB_WEB_SUITE, packages: LAB_WEB_PACKAGES, options: MMDEBSTRAP_OPTIONS });
+export function labRootfsTarball(spec: LabRootfsSpec = WEB_ROOTFS): string {
+    const options = mmdebstrapOptions(spec.packages, spec.customize);
+    const recipe = JSON.stringify({ suite: LAB_WEB_SUITE, packages: spec.packages, options });
     const key = crypto.createHash("sha256").update(recipe).digest("hex").slice(0, 16);
-    return path.join(LAB_IMAGE_CACHE, `debian-web-${LAB_WEB_SUITE}-${key}.tar`);
+    return path.join(LAB_IMAGE_CACHE, `${spec.name}-${LAB_WEB_SUITE}-${key}.tar`);
 }
 
-async function buildRootfs(): Promise<LabRootfs> {
+async function buildRootfs(spec: LabRootfsSpec): Promise<LabRootfs> {
     const t0 = Date.now();
     removeStaleLeftovers();
-    const tarball = labRootfsTarball();
+    const tarball = labRootfsTarball(spec);
     const existing = fs.statSync(tarball, { throwIfNoEntry: false });
     if (existing && existing.size > 0) return { tarball, cached: true, ms: Date.now() - t0, bytes: existing.size };
 
@@ -250,7 +266,7 @@ async function buildRootfs(): Promise<LabRootfs> {
                 "--kill-child",
                 "--",
                 "mmdebstrap",
-                ...MMDEBSTRAP_OPTIONS,
+                ...mmdebstrapOptions(spec.packages, spec.customize),
                 LAB_WEB_SUITE,
                 partial,
                 MIRROR,
@@ -272,17 +288,18 @@ async function buildRootfs(): Promise<LabRootfs> {
     }
 }
 
-let rootfs: Promise<LabRootfs> | undefined;
+const rootfsBuilds = new Map<string, Promise<LabRootfs>>();
 
-/** The root file system tarball: built at most once per process, or found in the cache. */
-export function labRootfs(): Promise<LabRootfs> {
-    if (!rootfs) {
-        rootfs = buildRootfs();
-        rootfs.catch(() => {
-            rootfs = undefined; // let a later call try again
-        });
+/** A root file system tarball: built at most once per process and spec, or found in the cache. */
+export function labRootfs(spec: LabRootfsSpec = WEB_ROOTFS): Promise<LabRootfs> {
+    const key = labRootfsTarball(spec);
+    let p = rootfsBuilds.get(key);
+    if (!p) {
+        p = buildRootfs(spec);
+        rootfsBuilds.set(key, p);
+        p.catch(() => rootfsBuilds.delete(key)); // let a later call try again
     }
-    return rootfs;
+    return p;
 }
 
 async function importAndPush(lab: Lab): Promise<LabWebImageInfo> {

@@ -1,0 +1,382 @@
+// The local environment's node image (local/node/Dockerfile), for real: built on a lab host's
+// engine from the repo's Dockerfile with a locally made Debian base as BASE_IMAGE (the lab has
+// no Docker Hub and no network inside builds), run privileged, its sshd reached over SSH from
+// this test (through the lab host's own sshd, as `ssh -J` would) and its inner Docker engine
+// pulling from the lab registry and running a container; two nodes on their own network form a
+// swarm over SSH.
+import * as assert from "assert";
+import { execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Client, ClientChannel } from "ssh2";
+import { ExecResult, Lab, labUnavailableReason, startLab } from "./lab";
+import { labRootfs } from "./images";
+import { LAB_NODE_BASE_IMAGE, LAB_NODE_BASE_PACKAGES, LAB_NODE_BASE_ROOTFS } from "./nodeBase";
+import { repoRoot } from "../paths";
+
+const NODE_CONTEXT = path.join(repoRoot, "local", "node");
+const NODE_IMAGE = "lab/pulumi-swarm-node:test";
+const CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The docker CLI of this machine against lab host 0's engine (a build machine's DOCKER_HOST). */
+function docker(lab: Lab, args: string[], timeoutMs = 600_000): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("docker", args, {
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { PATH: CLEAN_PATH, HOME: process.env.HOME ?? "/root", DOCKER_HOST: lab.dockerHost(0) },
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+        child.on("error", reject);
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve({ code: code ?? 1, stdout, stderr });
+        });
+    });
+}
+
+/**
+ * Runs cmd over SSH on the node: a first SSH connection to lab host 0, a direct-tcpip channel
+ * from there to the node's published port, and an SSH session with `key` over that channel,
+ * checking the node's own host key.
+ */
+function sshToNode(lab: Lab, nodePort: number, key: string, hostKey: string, cmd: string): Promise<ExecResult> {
+    const expected = Buffer.from(hostKey.split(/\s+/)[1] ?? "", "base64");
+    const conn = lab.connection(0);
+    const labHostKey = Buffer.from(lab.hosts[0].hostKey.split(/\s+/)[1] ?? "", "base64");
+    return new Promise((resolve, reject) => {
+        const jump = new Client();
+        const node = new Client();
+        let settled = false;
+        const finish = (err: Error | undefined, r?: ExecResult) => {
+            if (settled) return;
+            settled = true;
+            node.end();
+            jump.end();
+            if (err) reject(err);
+            else resolve(r!);
+        };
+        jump.on("error", (e) => finish(new Error(`SSH to lab host 0: ${e.message}`)));
+        node.on("error", (e) => finish(e));
+        jump.on("ready", () => {
+            jump.forwardOut("127.0.0.1", 0, "127.0.0.1", nodePort, (err, channel: ClientChannel) => {
+                if (err) return finish(new Error(`forward to 127.0.0.1:${nodePort} on lab host 0: ${err.message}`));
+                node.on("ready", () => {
+                    node.exec(cmd, (e2, stream) => {
+                        if (e2) return finish(e2);
+                        let stdout = "";
+                        let stderr = "";
+                        let code = 255;
+                        stream.on("data", (d: Buffer) => (stdout += d.toString()));
+                        stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+                        stream.on("exit", (c: number | null) => (code = c ?? 255));
+                        stream.on("close", () => finish(undefined, { code, stdout, stderr }));
+                        stream.end();
+                    });
+                });
+                node.connect({
+                    sock: channel,
+                    username: "root",
+                    privateKey: key,
+                    readyTimeout: 20_000,
+                    hostVerifier: (k: Buffer) => k.equals(expected),
+                });
+            });
+        });
+        jump.connect({
+            host: conn.host,
+            port: conn.port,
+            username: conn.user,
+            privateKey: conn.privateKey,
+            readyTimeout: 20_000,
+            hostVerifier: (k: Buffer) => k.equals(labHostKey),
+        });
+    });
+}
+
+/**
+ * Capabilities the kernel has that this process's bounding set lacks. `docker run --privileged`
+ * asks runc for every capability the kernel knows (Docker 20.10), and runc fails ("unable to
+ * apply caps: operation not permitted") when one is outside its bounding set: this sandbox's
+ * root lacks CAP_SYS_RESOURCE. A user's machine has them all.
+ */
+function capabilitiesMissingHere(): string[] {
+    const names = [
+        "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+        "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+        "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+        "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+        "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
+    const last = Number(fs.readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
+    const bnd = BigInt("0x" + (/^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1] ?? "0"));
+    return names.slice(0, last + 1).filter((_, i) => (bnd & (1n << BigInt(i))) === 0n);
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    for (;;) {
+        try {
+            const v = await probe();
+            if (v !== undefined) return v;
+        } catch (e) {
+            last = (e as Error).message;
+        }
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+        await new Promise((r) => setTimeout(r, 500));
+    }
+}
+
+/**
+ * `--privileged`, or where this machine's root lacks capabilities, the nearest the lab can
+ * give: every capability it has, no seccomp or AppArmor profile, /proc unmasked and writable
+ * (the cgroup mounts are made writable after the start: see the test).
+ */
+function privilege(missing: string[]): string[] {
+    if (missing.length === 0) return ["--privileged"];
+    return [
+        "--cap-add", "ALL",
+        ...missing.flatMap((c) => ["--cap-drop", c]),
+        "--security-opt", "seccomp=unconfined",
+        "--security-opt", "apparmor=unconfined",
+        "--security-opt", "systempaths=unconfined",
+    ];
+}
+
+function newKey(dir: string, name: string): { privateKey: string; publicKey: string } {
+    const file = path.join(dir, name);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file]);
+    return { privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim() };
+}
+
+describe("lab: the local environment's node image (Docker-in-Docker + sshd)", function () {
+    this.timeout(120_000);
+    let lab: Lab | undefined;
+    let keyDir = "";
+    let key = { privateKey: "", publicKey: "" };
+    let buildOutput = "";
+    const SSH_PORT = 2222;
+    const L = (): Lab => {
+        if (!lab) throw new Error("the lab did not start");
+        return lab;
+    };
+    const ok = async (cmd: string): Promise<string> => {
+        const r = await L().exec(0, cmd);
+        assert.strictEqual(r.code, 0, `lab-1: ${cmd}\n${r.stderr}${r.stdout}`);
+        return r.stdout;
+    };
+    /**
+     * Where --privileged cannot be used (see privilege()), what it would give and those flags do
+     * not: the node's cgroup mounts read-write (its engine makes its containers' cgroups under
+     * the node's own).
+     */
+    const writableCgroups = async (container: string, missing: string[]): Promise<void> => {
+        if (missing.length === 0) return;
+        await ok(
+            `pid=$(docker inspect -f '{{.State.Pid}}' ${container}) && ` +
+                "for m in $(nsenter -t \"$pid\" -m sh -c 'ls -d /sys/fs/cgroup/*/'); do " +
+                "mount -N \"/proc/$pid/ns/mnt\" -o remount,bind,rw \"$m\" || exit 1; done",
+        );
+    };
+    const dockerOk = async (args: string[]): Promise<string> => {
+        const r = await docker(L(), args);
+        assert.strictEqual(r.code, 0, `docker ${args.join(" ")}\n${r.stderr}${r.stdout}`);
+        return r.stdout;
+    };
+
+    before(async function () {
+        this.timeout(25 * 60_000); // a cold base downloads from Debian's mirror
+        const reason = labUnavailableReason();
+        if (reason) {
+            console.log(`    lab: skipped: ${reason}`);
+            this.skip();
+        }
+        keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-swarm-node-keys-"));
+        key = newKey(keyDir, "node-admin");
+        lab = await startLab({ hosts: 1, name: "localnode" });
+        const base = await labRootfs(LAB_NODE_BASE_ROOTFS);
+        console.log(`    lab: node base rootfs ${base.cached ? "cached" : `built in ${base.ms} ms`} (${(base.bytes / 1024 ** 2).toFixed(0)} MB)`);
+        await dockerOk(["import", "--change", `ENV PATH=${CLEAN_PATH}`, "--change", 'CMD ["bash"]', base.tarball, LAB_NODE_BASE_IMAGE]);
+    });
+
+    after(async function () {
+        this.timeout(120_000);
+        try {
+            if (lab) await lab.exec(0, "docker rm -f -v node node-a node-b >/dev/null 2>&1; docker network rm local-net >/dev/null 2>&1; true");
+        } finally {
+            await lab?.teardown();
+            if (keyDir) fs.rmSync(keyDir, { recursive: true, force: true });
+        }
+    });
+
+    it("builds from the repo's Dockerfile with the local base as BASE_IMAGE, using the base's packages as they are", async function () {
+        this.timeout(10 * 60_000);
+        const t0 = Date.now();
+        const r = await docker(L(), ["build", "--build-arg", `BASE_IMAGE=${LAB_NODE_BASE_IMAGE}`, "-t", NODE_IMAGE, NODE_CONTEXT]);
+        buildOutput = r.stdout + r.stderr;
+        assert.strictEqual(r.code, 0, buildOutput);
+        console.log(`    lab: node image built in ${Date.now() - t0} ms`);
+        // install.sh found everything in the base: nothing was installed (there is no network).
+        assert.match(buildOutput, /pulumi-swarm node: the base image has dockerd, containerd, runc, iptables, sshd, tini and socat/);
+        assert.doesNotMatch(buildOutput, /pulumi-swarm node: installing/);
+        const inspect = JSON.parse(await dockerOk(["image", "inspect", NODE_IMAGE])) as {
+            Config: { Entrypoint: string[]; Volumes: Record<string, unknown>; ExposedPorts: Record<string, unknown> };
+        }[];
+        assert.deepStrictEqual(inspect[0].Config.Entrypoint, ["/usr/bin/tini", "-g", "--", "/usr/local/bin/pulumi-swarm-node"]);
+        assert.deepStrictEqual(Object.keys(inspect[0].Config.Volumes), ["/var/lib/docker"]);
+        assert.deepStrictEqual(Object.keys(inspect[0].Config.ExposedPorts), ["22/tcp"]);
+        // No host key is baked in: each node makes its own.
+        const keys = await dockerOk(["run", "--rm", "--entrypoint", "sh", NODE_IMAGE, "-c", "ls /etc/ssh/ | grep -c ssh_host_ || true"]);
+        assert.strictEqual(keys.trim(), "0");
+        assert.ok(LAB_NODE_BASE_PACKAGES.includes("docker.io"));
+    });
+
+    it("runs with --privileged here, or fails for want of capabilities this machine's root lacks", async function () {
+        const missing = capabilitiesMissingHere();
+        const r = await docker(L(), ["run", "--rm", "--privileged", "--entrypoint", "true", NODE_IMAGE]);
+        if (missing.length === 0) {
+            assert.strictEqual(r.code, 0, r.stderr);
+        } else {
+            console.log(`    lab: this machine's root lacks CAP_${missing.join(", CAP_")}: --privileged cannot start here`);
+            assert.strictEqual(r.code, 125);
+            assert.match(r.stderr, /unable to apply caps: operation not permitted/);
+        }
+    });
+
+    it("refuses to start without an authorized key, naming the variable", async function () {
+        const r = await docker(L(), ["run", "--rm", ...privilege(capabilitiesMissingHere()), NODE_IMAGE]);
+        assert.strictEqual(r.code, 64, r.stdout + r.stderr);
+        assert.match(r.stderr, /SSH_AUTHORIZED_KEYS is empty and \/run\/pulumi-swarm\/authorized_keys is missing/);
+    });
+
+    it("runs privileged (or as near as the lab allows): sshd accepts the key (and only it), and the inner engine pulls from the registry and runs a container", async function () {
+        this.timeout(5 * 60_000);
+        const registry = L().registry; // 10.77.0.2:5000, reached from lab host 0's network
+        const missing = capabilitiesMissingHere();
+        const registryPort = registry.split(":")[1];
+        // The lab's busybox image, in the lab registry for the node to pull.
+        await ok(`docker tag ${L().image} ${registry}/lab/busybox:node && docker push -q ${registry}/lab/busybox:node >/dev/null`);
+        await dockerOk([
+            "run", "-d", ...privilege(missing), "--name", "node", "--hostname", "node-0",
+            "-p", `127.0.0.1:${SSH_PORT}:22`,
+            "-e", `SSH_AUTHORIZED_KEYS=${key.publicKey}`,
+            "-e", `DOCKERD_INSECURE_REGISTRIES=${registry}`,
+            "-e", `REGISTRY_FORWARD=${registryPort}=${registry}`,
+            NODE_IMAGE,
+        ]);
+        await writableCgroups("node", missing);
+        // The node's host key, read by the engine (not over SSH) so that SSH can check it.
+        const hostKey = await until("the node's host key", 60_000, async () => {
+            const r = await docker(L(), ["exec", "node", "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
+            return r.code === 0 && r.stdout.startsWith("ssh-ed25519 ") ? r.stdout.trim() : undefined;
+        });
+        const ssh = (cmd: string) => sshToNode(L(), SSH_PORT, key.privateKey, hostKey, cmd);
+
+        const who = await until("sshd on the node", 60_000, async () => {
+            const r = await ssh("id -un; hostname");
+            return r.code === 0 ? r.stdout : undefined;
+        });
+        assert.strictEqual(who, "root\nnode-0\n");
+
+        // Key-only: another key is refused; sshd's effective configuration offers no password.
+        const other = newKey(keyDir, "someone-else");
+        await assert.rejects(sshToNode(L(), SSH_PORT, other.privateKey, hostKey, "true"), /authentication methods failed/);
+        const sshdConfig = await ssh("/usr/sbin/sshd -T | grep -E '^(passwordauthentication|kbdinteractiveauthentication|permitrootlogin|pubkeyauthentication) '");
+        assert.strictEqual(sshdConfig.code, 0, sshdConfig.stderr);
+        assert.deepStrictEqual(sshdConfig.stdout.trim().split("\n").sort(), [
+            "kbdinteractiveauthentication no",
+            "passwordauthentication no",
+            "permitrootlogin without-password",
+            "pubkeyauthentication yes",
+        ]);
+
+        // The inner engine, over SSH as SwarmBootstrap uses it.
+        const info = await until("the inner Docker engine", 90_000, async () => {
+            const r = await ssh("docker info --format '{{.ServerVersion}}|{{.Driver}}|{{json .RegistryConfig.IndexConfigs}}'");
+            return r.code === 0 ? r.stdout.trim() : undefined;
+        });
+        const [version, driver, indexConfigs] = info.split("|");
+        console.log(`    lab: inner engine ${version}, storage driver ${driver}`);
+        assert.match(version, /^20\.10\./);
+        const configs = JSON.parse(indexConfigs) as Record<string, { Secure: boolean }>;
+        assert.strictEqual(configs[registry]?.Secure, false, `${registry} is an insecure registry for the inner engine: ${indexConfigs}`);
+
+        // Pull by the registry's own address (insecure-registries) and by 127.0.0.1:<port>, the
+        // address a build machine pushes to, which the node forwards to the registry.
+        for (const ref of [`${registry}/lab/busybox:node`, `127.0.0.1:${registryPort}/lab/busybox:node`]) {
+            const run = await ssh(`docker run --rm ${ref} sh -c 'echo hello from $(hostname)' && docker image inspect --format '{{index .RepoDigests 0}}' ${ref}`);
+            assert.strictEqual(run.code, 0, `${ref}: ${run.stderr}${run.stdout}`);
+            const [hello, digest] = run.stdout.trim().split("\n");
+            assert.match(hello, /^hello from [0-9a-f]{12}$/);
+            assert.match(digest, /@sha256:[0-9a-f]{64}$/);
+        }
+        // A container of the inner engine is that engine's, not the lab host's.
+        const inner = await ssh("docker run -d --name inner " + `${registry}/lab/busybox:node sleep 300 >/dev/null && docker ps --format '{{.Names}}'`);
+        assert.strictEqual(inner.stdout.trim(), "inner", inner.stderr);
+        assert.strictEqual((await ok("docker ps --format '{{.Names}}'")).trim(), "node");
+        // And a swarm forms on it: `docker swarm init` as the bootstrap runs it.
+        const swarm = await ssh("docker swarm init --advertise-addr 127.0.0.1 >/dev/null && docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'");
+        assert.strictEqual(swarm.stdout.trim(), "active true", swarm.stderr);
+    });
+    it("two nodes on their own network form a swarm over SSH, advertising their network addresses, and run a global service", async function () {
+        this.timeout(5 * 60_000);
+        const missing = capabilitiesMissingHere();
+        const registry = L().registry;
+        await ok(`docker tag ${L().image} ${registry}/lab/busybox:node && docker push -q ${registry}/lab/busybox:node >/dev/null`);
+        await ok("docker network create --subnet 10.213.0.0/24 --gateway 10.213.0.1 local-net >/dev/null");
+        const nodes = [
+            { name: "node-a", address: "10.213.0.11", port: 2231 },
+            { name: "node-b", address: "10.213.0.12", port: 2232 },
+        ];
+        const hostKeys: string[] = [];
+        for (const n of nodes) {
+            await dockerOk([
+                "run", "-d", ...privilege(missing), "--name", n.name, "--hostname", n.name,
+                "--network", "local-net", "--ip", n.address, "-p", `127.0.0.1:${n.port}:22`,
+                "-e", `SSH_AUTHORIZED_KEYS=${key.publicKey}`, "-e", `DOCKERD_INSECURE_REGISTRIES=${registry}`,
+                NODE_IMAGE,
+            ]);
+            await writableCgroups(n.name, missing);
+            hostKeys.push(
+                await until(`${n.name}'s host key`, 60_000, async () => {
+                    const r = await docker(L(), ["exec", n.name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
+                    return r.code === 0 && r.stdout.startsWith("ssh-ed25519 ") ? r.stdout.trim() : undefined;
+                }),
+            );
+        }
+        const ssh = async (i: number, cmd: string): Promise<string> => {
+            const r = await sshToNode(L(), nodes[i].port, key.privateKey, hostKeys[i], cmd);
+            assert.strictEqual(r.code, 0, `${nodes[i].name}: ${cmd}\n${r.stderr}${r.stdout}`);
+            return r.stdout;
+        };
+        for (let i = 0; i < nodes.length; i++) {
+            await until(`${nodes[i].name}'s engine over SSH`, 90_000, async () => {
+                const r = await sshToNode(L(), nodes[i].port, key.privateKey, hostKeys[i], "docker info --format '{{.ServerVersion}}'");
+                return r.code === 0 ? r.stdout : undefined;
+            });
+        }
+        await ssh(0, `docker swarm init --advertise-addr ${nodes[0].address} >/dev/null`);
+        const token = (await ssh(0, "docker swarm join-token -q worker")).trim();
+        await ssh(1, `docker swarm join --token ${token} --advertise-addr ${nodes[1].address} ${nodes[0].address}:2377 >/dev/null`);
+        const members = await until("both nodes Ready", 60_000, async () => {
+            const out = (await ssh(0, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")).trim().split("\n").map((l) => l.trimEnd()).sort();
+            return out.length === 2 && out.every((l) => / Ready/.test(l)) ? out : undefined;
+        });
+        assert.deepStrictEqual(members, ["node-a Ready Leader", "node-b Ready"]);
+        const addrs = (await ssh(0, "docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}}' node-a node-b")).trim().split("\n").sort();
+        assert.deepStrictEqual(addrs, ["node-a 10.213.0.11", "node-b 10.213.0.12"]);
+        // A global service: each node's engine pulls the image from the registry and runs a task.
+        await ssh(0, `docker service create --detach --name hello --mode global ${registry}/lab/busybox:node sleep 300 >/dev/null`);
+        const tasks = await until("a running task on each node", 90_000, async () => {
+            const out = (await ssh(0, "docker service ps hello --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).trim().split("\n").sort();
+            return out.length === 2 && out.every((l) => / Running /.test(l)) ? out.map((l) => l.split(" ")[0]) : undefined;
+        });
+        assert.deepStrictEqual(tasks, ["node-a", "node-b"]);
+    });
+});
