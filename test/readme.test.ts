@@ -58,6 +58,16 @@ describe("pure: README", function () {
         assert.ok(examples.length >= 2, `found ${examples.length} blocks`);
         assert.deepStrictEqual(typeCheck(...examples), []);
     });
+    it("its two commands: the local run first, then the tests that .ci/run runs", () => {
+        const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## The two commands"), readme.indexOf("\n## ", readme.indexOf("## The two commands") + 1));
+        const blocks = [...section.matchAll(/```sh\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+        assert.deepStrictEqual(blocks, ["npm ci && pulumi login --local && pulumi stack select --create local && pulumi up", "npm ci && npm test"]);
+        assert.ok(readme.indexOf("## The two commands") < readme.indexOf("```"), "they are the README's first commands");
+        assert.ok(fs.existsSync(path.join(repoRoot, "Pulumi.local.yaml")), "the stack local has its file");
+        const ci = fs.readFileSync(path.join(repoRoot, ".ci", "run"), "utf8");
+        assert.match(ci, /\nnpm ci [^\n]*\n\nnpm test\n/);
+    });
     it("a broken example would fail (the check can fail)", () => {
         const broken = readmeExample().replace("managerCount: 3", 'managerCount: "three"');
         assert.notDeepStrictEqual(typeCheck(broken), []);

@@ -112,7 +112,7 @@ describe("pure: the local environment's config (program/local.ts)", () => {
 
     it("every key it reads is in the README's local table", () => {
         const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
-        const section = readme.slice(readme.indexOf("## First run: a local swarm"), readme.indexOf("## The two commands"));
+        const section = readme.slice(readme.indexOf("## First run: a local swarm"), readme.indexOf("## Deploy an environment on AWS"));
         const documented = [...section.matchAll(/^\| `([a-zA-Z]+)` \|/gm)].map((m) => m[1]);
         assert.deepStrictEqual(documented, [...LOCAL_CONFIG_KEYS]);
     });
