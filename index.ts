@@ -59,36 +59,23 @@ function awsEnvironment() {
             ? pulumi.output(settings.cluster.registry.address)
             : pulumi.interpolate`${aws.getCallerIdentityOutput().accountId}.dkr.ecr.${aws.getRegionOutput().region}.${aws.getPartitionOutput().dnsSuffix}`;
 
-    const managerPublicIps = cluster.managerPublicIps;
-    const managerPrivateIps = cluster.managerPrivateIps;
-    const workerPublicIps = cluster.workerPublicIps;
-    const workerPrivateIps = cluster.workerPrivateIps;
-    const nodeSecurityGroupId = cluster.nodeSecurityGroupId;
-    const vpcId = cluster.vpcId;
-    const subnetIds = cluster.subnetIds;
-    const dockerHost = cluster.dockerHost;
-    const dockerContextCommand = cluster.dockerContextCommand;
-    const privateKey = cluster.privateKey;
-    const workerJoinToken = cluster.workerJoinToken;
-    const managerJoinToken = cluster.managerJoinToken;
-
     return {
         routeUrls,
         stackServices,
         loadBalancerDnsName,
         loadBalancerUrl,
         registryAddress,
-        managerPublicIps,
-        managerPrivateIps,
-        workerPublicIps,
-        workerPrivateIps,
-        nodeSecurityGroupId,
-        vpcId,
-        subnetIds,
-        dockerHost,
-        dockerContextCommand,
-        privateKey,
-        workerJoinToken,
-        managerJoinToken,
+        managerPublicIps: cluster.managerPublicIps,
+        managerPrivateIps: cluster.managerPrivateIps,
+        workerPublicIps: cluster.workerPublicIps,
+        workerPrivateIps: cluster.workerPrivateIps,
+        nodeSecurityGroupId: cluster.nodeSecurityGroupId,
+        vpcId: cluster.vpcId,
+        subnetIds: cluster.subnetIds,
+        dockerHost: cluster.dockerHost,
+        dockerContextCommand: cluster.dockerContextCommand,
+        privateKey: cluster.privateKey,
+        workerJoinToken: cluster.workerJoinToken,
+        managerJoinToken: cluster.managerJoinToken,
     };
 }
