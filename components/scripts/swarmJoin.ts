@@ -103,9 +103,23 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
 }
 
 /**
+ * How long a leaving node waits for its task containers to stop and their overlay networks
+ * to go; after that it leaves anyway (a network stuck by a Docker bug must not block a destroy).
+ */
+export const LEAVE_SETTLE_SECONDS = 30;
+
+/**
  * On delete: the node leaves the swarm. By then a manager has drained it and, if it was a
  * manager, demoted it; the script waits (bounded) until the node itself no longer acts as
  * a manager, so that a leave never costs the swarm a Raft member uncleanly.
+ *
+ * Then it waits (bounded, LEAVE_SETTLE_SECONDS) until no swarm task container runs on the
+ * node and it holds no overlay network but the ingress: a worker stops its tasks and drops
+ * their networks a few seconds after the manager has removed them (measured in the lab: about
+ * 5 s after `docker stack rm` returned), and a node that leaves before that keeps the network
+ * for good, beyond `docker network rm` ("not a swarm manager") until Docker restarts
+ * (moby #39225, #42136), where it can clash with the next swarm's address pool. A network
+ * still there after the leave is named in a warning, with that fix.
  */
 export function renderSwarmLeave(hostKey: string, timeoutSeconds: number): string {
     checkWord("hostKey", hostKey);
@@ -125,7 +139,25 @@ export function renderSwarmLeave(hostKey: string, timeoutSeconds: number): strin
         "  fi",
         `  sleep ${POLL_SECONDS}`,
         "done",
+        "settled() {",
+        "  [ -z \"$(dkr ps -q --filter label=com.docker.swarm.task.id)\" ] || return 1",
+        "  for n in $(dkr network ls -q --filter driver=overlay); do",
+        "    [ \"$(dkr network inspect --format '{{.Ingress}}' \"$n\" 2>/dev/null || echo true)\" = true ] || return 1",
+        "  done",
+        "}",
+        "i=0",
+        "until settled; do",
+        "  i=$((i + 1))",
+        `  if [ "$i" -ge ${attemptsFor(LEAVE_SETTLE_SECONDS)} ]; then`,
+        "    break",
+        "  fi",
+        `  sleep ${POLL_SECONDS}`,
+        "done",
         "dkr swarm leave >/dev/null",
+        "left=$(dkr network ls --filter driver=overlay --format '{{.Name}}' | tr '\\n' ' ')",
+        'if [ -n "$left" ]; then',
+        `  echo "pulumi-swarm: warning: ${hostKey} ($(hostname)) left the swarm, but Docker kept these overlay networks: $left(moby #42136). Restart Docker on the host ('systemctl restart docker') to clear them before it joins another swarm." >&2`,
+        "fi",
         "",
     ].join("\n");
 }

@@ -16,4 +16,22 @@ while [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" = true ]; do
   fi
   sleep 2
 done
+settled() {
+  [ -z "$(dkr ps -q --filter label=com.docker.swarm.task.id)" ] || return 1
+  for n in $(dkr network ls -q --filter driver=overlay); do
+    [ "$(dkr network inspect --format '{{.Ingress}}' "$n" 2>/dev/null || echo true)" = true ] || return 1
+  done
+}
+i=0
+until settled; do
+  i=$((i + 1))
+  if [ "$i" -ge 15 ]; then
+    break
+  fi
+  sleep 2
+done
 dkr swarm leave >/dev/null
+left=$(dkr network ls --filter driver=overlay --format '{{.Name}}' | tr '\n' ' ')
+if [ -n "$left" ]; then
+  echo "pulumi-swarm: warning: worker-3 ($(hostname)) left the swarm, but Docker kept these overlay networks: $left(moby #42136). Restart Docker on the host ('systemctl restart docker') to clear them before it joins another swarm." >&2
+fi

@@ -121,7 +121,7 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
         assert.notStrictEqual(r.code, 0);
     });
 
-    it("teardown (the engine's destroy): the stack is removed first, then no host is in a swarm, no stack container is left and the manager keeps no stack network", async () => {
+    it("teardown (the engine's destroy): the stack is removed first, then no host is in a swarm, no stack container and no overlay network is left on any host", async () => {
         assert.ok(deployment, "the first test deployed nothing");
         const steps = await engine.destroy(deployment);
         const names = steps.map((s) => s.name);
@@ -141,27 +141,9 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
         for (let i = 0; i < 3; i++) {
             assert.strictEqual(await swarmState(lab!, i), "inactive", `lab-${i + 1}`);
             assert.strictEqual((await sh(i, "docker ps -aq --filter label=com.docker.stack.namespace=web")).trim(), "", `lab-${i + 1} containers`);
-            // Docker 20.10 keeps a worker's copy of a stack's overlay network after `swarm leave`
-            // when only its load-balancer endpoint is attached (moby #39225, #40989): allowed
-            // here, but only that, with no task container on it.
-            const left = (await sh(i, "docker network ls -q --filter label=com.docker.stack.namespace=web")).trim();
-            if (i === 0) {
-                // The manager: `docker stack rm` and its wait left nothing there.
-                assert.strictEqual(left, "", "lab-1 networks");
-            } else if (left !== "") {
-                const nets = JSON.parse(await sh(i, `docker network inspect ${left.split("\n").join(" ")}`)) as {
-                    Name: string;
-                    Driver: string;
-                    Containers: Record<string, unknown>;
-                }[];
-                for (const n of nets) {
-                    assert.deepStrictEqual(
-                        { driver: n.Driver, attached: Object.keys(n.Containers ?? {}) },
-                        { driver: "overlay", attached: [`lb-${n.Name}`] },
-                        `lab-${i + 1} network ${n.Name}`,
-                    );
-                }
-            }
+            // No stack network anywhere: each worker left only once its tasks had stopped and
+            // their networks were gone (a network kept past the leave stays until Docker restarts).
+            assert.strictEqual((await sh(i, "docker network ls -q --filter driver=overlay")).trim(), "", `lab-${i + 1} overlay networks`);
         }
     });
 });
