@@ -310,7 +310,7 @@ describe("mock: the repo's program tears down in order (dependencies, dev and pr
                 assert.ok(g.named(REMOTE, `${stack}-swarm-init`).dependencies.includes(`aws:ec2/instance:Instance ${stack}-manager-0`));
                 // (the leave is the join's delete, the stack's removal the deploy's)
                 for (const j of joins) {
-                    assert.match(String(j.inputs.delete), /\ndkr swarm leave >\/dev\/null\n$/);
+                    assert.match(String(j.inputs.delete), /^# pulumi-swarm: [a-z0-9-]+ leaves the swarm\n[^]*\ndkr swarm leave >\/dev\/null\n/);
                 }
                 assert.match(String(g.named(REMOTE, "stack-web-deploy").inputs.delete), /^# pulumi-swarm: remove stack web\n/);
             });

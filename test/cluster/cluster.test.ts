@@ -252,7 +252,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             const nodeId = key.replace("-", "") + "node";
             assert.match(script(member, "delete"), new RegExp(`dkr node update --availability drain ${nodeId}`));
             assert.match(script(member, "delete"), new RegExp(`dkr node demote ${nodeId}`));
-            assert.match(script(join, "delete"), /\ndkr swarm leave >\/dev\/null\n$/);
+            assert.match(script(join, "delete"), /\ndkr swarm leave >\/dev\/null\n/);
             assert.match(script(remover, "delete"), /dkr node rm --force "\$id"/);
             assert.match(script(remover, "delete"), new RegExp(`--filter node\\.label=pulumi-swarm\\.host=${key} `));
             // Pulumi deletes dependents first: member -> join -> remover.
