@@ -81,3 +81,44 @@ export function checkWord(field: string, value: string): void {
         );
     }
 }
+
+/**
+ * How long a leaving node waits for its task containers to stop and their overlay networks
+ * to go; after that it leaves anyway (a network stuck by a Docker bug must not block a destroy).
+ */
+export const LEAVE_SETTLE_SECONDS = 30;
+
+/**
+ * Waits (bounded, LEAVE_SETTLE_SECONDS, then goes on) until no swarm task container runs on
+ * this node and it holds no overlay network but the ingress: what a node should be just
+ * before `docker swarm leave`. Its tasks stop and their networks go a few seconds after a
+ * manager removed them; a node that leaves before that keeps the network (moby #39225).
+ */
+export function untilSettled(): string {
+    return [
+        "settled() {",
+        '  [ -z "$(dkr ps -q --filter label=com.docker.swarm.task.id)" ] || return 1',
+        "  for n in $(dkr network ls -q --filter driver=overlay); do",
+        `    [ "$(dkr network inspect --format '{{.Ingress}}' "$n" 2>/dev/null || echo true)" = true ] || return 1`,
+        "  done",
+        "}",
+        "i=0",
+        "until settled; do",
+        "  i=$((i + 1))",
+        `  if [ "$i" -ge ${attemptsFor(LEAVE_SETTLE_SECONDS)} ]; then`,
+        "    break",
+        "  fi",
+        `  sleep ${POLL_SECONDS}`,
+        "done",
+    ].join("\n");
+}
+
+/** After `docker swarm leave`: names any overlay network Docker kept, with the fix (moby #42136). */
+export function warnLeftNetworks(hostKey: string): string {
+    return [
+        "left=$(dkr network ls --filter driver=overlay --format '{{.Name}}' | tr '\\n' ' ')",
+        'if [ -n "$left" ]; then',
+        `  echo "pulumi-swarm: warning: ${hostKey} ($(hostname)) left the swarm, but Docker kept these overlay networks: $left(moby #42136). Restart Docker on the host ('systemctl restart docker') to clear them before it joins another swarm." >&2`,
+        "fi",
+    ].join("\n");
+}

@@ -1,5 +1,5 @@
 import { shellQuote } from "../shell";
-import { POLL_SECONDS, attemptsFor, checkSeconds, checkWord, prelude, readSwarmState, waitForDocker } from "./common";
+import { POLL_SECONDS, attemptsFor, checkSeconds, checkWord, prelude, readSwarmState, untilSettled, waitForDocker, warnLeftNetworks } from "./common";
 
 export type SwarmRole = "manager" | "worker";
 
@@ -103,12 +103,6 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
 }
 
 /**
- * How long a leaving node waits for its task containers to stop and their overlay networks
- * to go; after that it leaves anyway (a network stuck by a Docker bug must not block a destroy).
- */
-export const LEAVE_SETTLE_SECONDS = 30;
-
-/**
  * On delete: the node leaves the swarm. By then a manager has drained it and, if it was a
  * manager, demoted it; the script waits (bounded) until the node itself no longer acts as
  * a manager, so that a leave never costs the swarm a Raft member uncleanly.
@@ -139,25 +133,9 @@ export function renderSwarmLeave(hostKey: string, timeoutSeconds: number): strin
         "  fi",
         `  sleep ${POLL_SECONDS}`,
         "done",
-        "settled() {",
-        "  [ -z \"$(dkr ps -q --filter label=com.docker.swarm.task.id)\" ] || return 1",
-        "  for n in $(dkr network ls -q --filter driver=overlay); do",
-        "    [ \"$(dkr network inspect --format '{{.Ingress}}' \"$n\" 2>/dev/null || echo true)\" = true ] || return 1",
-        "  done",
-        "}",
-        "i=0",
-        "until settled; do",
-        "  i=$((i + 1))",
-        `  if [ "$i" -ge ${attemptsFor(LEAVE_SETTLE_SECONDS)} ]; then`,
-        "    break",
-        "  fi",
-        `  sleep ${POLL_SECONDS}`,
-        "done",
+        untilSettled(),
         "dkr swarm leave >/dev/null",
-        "left=$(dkr network ls --filter driver=overlay --format '{{.Name}}' | tr '\\n' ' ')",
-        'if [ -n "$left" ]; then',
-        `  echo "pulumi-swarm: warning: ${hostKey} ($(hostname)) left the swarm, but Docker kept these overlay networks: $left(moby #42136). Restart Docker on the host ('systemctl restart docker') to clear them before it joins another swarm." >&2`,
-        "fi",
+        warnLeftNetworks(hostKey),
         "",
     ].join("\n");
 }

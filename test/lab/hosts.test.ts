@@ -12,6 +12,16 @@ import { labWebImage } from "./images";
 import { Lab, labUnavailableReason, startLab } from "./lab";
 import { WEB_COMPOSE, labSh, labSwarmHosts, labWebVariables, stackTasks, swarmState } from "./swarmChecks";
 
+const OPS_COMPOSE = (image: string) => `services:
+  watch:
+    image: ${image}
+    command: ["sleep", "infinity"]
+    init: true
+    deploy:
+      placement:
+        constraints: ["node.role == manager"]
+`;
+
 describe("lab: HostSwarm on hosts you already have, with a stack, for real over SSH", function () {
     this.timeout(600000);
     let lab: Lab | undefined;
@@ -57,6 +67,13 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
             variables: labWebVariables(image, "1"),
             convergeTimeoutSeconds: 120,
         });
+        // A service pinned to the manager, as stacks/visualizer is (which needs Docker Hub), on
+        // its stack's default overlay network: the first manager too must leave without one.
+        new SwarmStack("ops", {
+            target: swarm.stackTarget,
+            composeContent: OPS_COMPOSE(image),
+            convergeTimeoutSeconds: 120,
+        });
     };
 
     it("forms a 1 manager + 2 worker swarm on the hosts and deploys stacks/web on it in one run", async () => {
@@ -72,13 +89,16 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
                 "create hosts-swarm-join-worker-1",
                 "create hosts-swarm-member-worker-0",
                 "create hosts-swarm-member-worker-1",
+                "create ops-deploy",
                 "create web-build-api",
                 "create web-deploy",
             ],
         );
         // The deploy ran after every bootstrap command had finished.
         const order = r.steps.map((s) => s.name);
-        assert.strictEqual(order[order.length - 1], "web-deploy");
+        for (const d of ["web-deploy", "ops-deploy"]) {
+            assert.ok(order.filter((n) => n.startsWith("hosts-swarm-")).every((n) => order.indexOf(n) < order.indexOf(d)), order.join(", "));
+        }
 
         const rows = (await sh(0, "docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'"))
             .trim()
@@ -108,7 +128,8 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
         assert.match(await unwrap(swarm!.workerJoinToken), /^SWMTKN-1-/);
     });
 
-    it("stacks/web runs on the workers and answers on their published port 8080 (host mode)", async () => {
+    it("stacks/web runs on the workers and answers on their published port 8080 (host mode); the ops stack runs on the manager", async () => {
+        assert.strictEqual((await sh(0, "docker stack ps ops --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).replace(/ Running .*/, " Running").trim(), "lab-1 Running");
         assert.deepStrictEqual(await stackTasks(lab!, "web"), ["web_api Running", "web_api Running", "web_proxy Running", "web_proxy Running"]);
         for (const i of [1, 2]) {
             const url = `http://${lab!.hosts[i].privateAddress}:8080`;
@@ -121,7 +142,7 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
         assert.notStrictEqual(r.code, 0);
     });
 
-    it("teardown (the engine's destroy): the stack is removed first, then no host is in a swarm, no stack container and no overlay network is left on any host", async () => {
+    it("teardown (the engine's destroy): the stack is removed first, then no host is in a swarm, no task container and no overlay network is left on any host, the manager included", async () => {
         assert.ok(deployment, "the first test deployed nothing");
         const steps = await engine.destroy(deployment);
         const names = steps.map((s) => s.name);
@@ -133,14 +154,17 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
             "hosts-swarm-member-worker-1",
             "hosts-swarm-remove-worker-0",
             "hosts-swarm-remove-worker-1",
+            "ops-deploy",
             "web-deploy",
         ]);
         // `docker stack rm` (and its wait) ran before any node was drained or left.
-        assert.ok(names.filter((n) => n.startsWith("hosts-swarm-")).every((n) => names.indexOf(n) > names.indexOf("web-deploy")), names.join(", "));
+        for (const d of ["web-deploy", "ops-deploy"]) {
+            assert.ok(names.filter((n) => n.startsWith("hosts-swarm-")).every((n) => names.indexOf(n) > names.indexOf(d)), names.join(", "));
+        }
         assert.strictEqual(names[names.length - 1], "hosts-swarm-init");
         for (let i = 0; i < 3; i++) {
             assert.strictEqual(await swarmState(lab!, i), "inactive", `lab-${i + 1}`);
-            assert.strictEqual((await sh(i, "docker ps -aq --filter label=com.docker.stack.namespace=web")).trim(), "", `lab-${i + 1} containers`);
+            assert.strictEqual((await sh(i, "docker ps -aq --filter label=com.docker.swarm.task.id")).trim(), "", `lab-${i + 1} task containers`);
             // No stack network anywhere: each worker left only once its tasks had stopped and
             // their networks were gone (a network kept past the leave stays until Docker restarts).
             assert.strictEqual((await sh(i, "docker network ls -q --filter driver=overlay")).trim(), "", `lab-${i + 1} overlay networks`);
