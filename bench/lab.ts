@@ -70,6 +70,15 @@ export async function labBench(): Promise<void> {
         const results: Record<number, { component: number; floor: number }> = {};
         console.log(`Lab bootstrap (real dockerd + sshd per host, ${runs} runs each, median):`);
         for (const n of [3, 5, 7]) {
+            // Freshly started engines for each size, as new instances would have. Without it,
+            // Docker 20.10 engines that went through dozens of init/join/leave cycles here grew
+            // slower (7 nodes: 3.2 s to 4.6 s over 34 runs) and one of them once failed to
+            // leave; the 7-node series, which came after about 40 cycles, failed twice on a
+            // manager join stuck in "pending" (not reproduced in 49 runs of 7 nodes on their own).
+            await Promise.all(lab.hosts.map(async (_, i) => {
+                await lab.stopDocker(i);
+                await lab.startDocker(i);
+            }));
             const c: number[] = [];
             const f: number[] = [];
             for (let k = 0; k < runs; k++) {
