@@ -37,17 +37,30 @@ export function attemptsFor(timeoutSeconds: number): number {
  */
 export function waitForDocker(timeoutSeconds: number, probe: string): string {
     return [
+        ...boundedWait("until", probe, timeoutSeconds, [
+            `echo "pulumi-swarm: Docker did not answer on $(hostname) within ${timeoutSeconds} s; is cloud-init still installing it? See /var/log/cloud-init-output.log on the node." >&2`,
+            "exit 1",
+        ]),
+        "",
+    ].join("\n");
+}
+
+/**
+ * Every wait loop of the scripts: polls `condition` (`until` it holds, or `while` it holds)
+ * every POLL_SECONDS, and after `timeoutSeconds` runs `onTimeout` (which exits, or breaks
+ * out to go on). Uses the shell variable `i`.
+ */
+export function boundedWait(loop: "until" | "while", condition: string, timeoutSeconds: number, onTimeout: readonly string[]): string[] {
+    return [
         "i=0",
-        `until ${probe}; do`,
+        `${loop} ${condition}; do`,
         "  i=$((i + 1))",
         `  if [ "$i" -ge ${attemptsFor(timeoutSeconds)} ]; then`,
-        `    echo "pulumi-swarm: Docker did not answer on $(hostname) within ${timeoutSeconds} s; is cloud-init still installing it? See /var/log/cloud-init-output.log on the node." >&2`,
-        "    exit 1",
+        ...onTimeout.map((l) => `    ${l}`),
         "  fi",
         `  sleep ${POLL_SECONDS}`,
         "done",
-        "",
-    ].join("\n");
+    ];
 }
 
 /** The probe that waits for Docker and reads the swarm state in one call. */
@@ -102,14 +115,7 @@ export function untilSettled(): string {
         `    [ "$(dkr network inspect --format '{{.Ingress}}' "$n" 2>/dev/null || echo true)" = true ] || return 1`,
         "  done",
         "}",
-        "i=0",
-        "until settled; do",
-        "  i=$((i + 1))",
-        `  if [ "$i" -ge ${attemptsFor(LEAVE_SETTLE_SECONDS)} ]; then`,
-        "    break",
-        "  fi",
-        `  sleep ${POLL_SECONDS}`,
-        "done",
+        ...boundedWait("until", "settled", LEAVE_SETTLE_SECONDS, ["break"]),
     ].join("\n");
 }
 

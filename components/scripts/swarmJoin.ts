@@ -1,5 +1,5 @@
 import { shellQuote } from "../shell";
-import { POLL_SECONDS, attemptsFor, checkSeconds, checkWord, prelude, readSwarmState, untilSettled, waitForDocker, warnLeftNetworks } from "./common";
+import { POLL_SECONDS, attemptsFor, boundedWait, checkSeconds, checkWord, prelude, readSwarmState, untilSettled, waitForDocker, warnLeftNetworks } from "./common";
 
 export type SwarmRole = "manager" | "worker";
 
@@ -107,13 +107,11 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
  * manager, demoted it; the script waits (bounded) until the node itself no longer acts as
  * a manager, so that a leave never costs the swarm a Raft member uncleanly.
  *
- * Then it waits (bounded, LEAVE_SETTLE_SECONDS) until no swarm task container runs on the
- * node and it holds no overlay network but the ingress: a worker stops its tasks and drops
- * their networks a few seconds after the manager has removed them (measured in the lab: about
- * 5 s after `docker stack rm` returned), and a node that leaves before that keeps the network
- * for good, beyond `docker network rm` ("not a swarm manager") until Docker restarts
- * (moby #39225, #42136), where it can clash with the next swarm's address pool. A network
- * still there after the leave is named in a warning, with that fix.
+ * Then it waits (`untilSettled`) for its tasks to stop and their overlay networks to go
+ * (measured in the lab: about 5 s after `docker stack rm` returned on the manager); a node
+ * that leaves earlier keeps such a network, beyond `docker network rm` ("not a swarm
+ * manager"), until Docker restarts, where it can clash with the next swarm's address pool.
+ * A network still there after the leave is named in a warning (`warnLeftNetworks`).
  */
 export function renderSwarmLeave(hostKey: string, timeoutSeconds: number): string {
     checkWord("hostKey", hostKey);
@@ -124,15 +122,10 @@ export function renderSwarmLeave(hostKey: string, timeoutSeconds: number): strin
         'if [ "$state" = inactive ]; then',
         "  exit 0",
         "fi",
-        "i=0",
-        "while [ \"$(dkr info --format '{{.Swarm.ControlAvailable}}')\" = true ]; do",
-        "  i=$((i + 1))",
-        `  if [ "$i" -ge ${attemptsFor(timeoutSeconds)} ]; then`,
-        `    echo "pulumi-swarm: ${hostKey} ($(hostname)) is still a manager after ${timeoutSeconds} s; it was not demoted, so it does not leave (that could break quorum). Demote it with 'docker node demote' on another manager and run again." >&2`,
-        "    exit 1",
-        "  fi",
-        `  sleep ${POLL_SECONDS}`,
-        "done",
+        ...boundedWait("while", "[ \"$(dkr info --format '{{.Swarm.ControlAvailable}}')\" = true ]", timeoutSeconds, [
+            `echo "pulumi-swarm: ${hostKey} ($(hostname)) is still a manager after ${timeoutSeconds} s; it was not demoted, so it does not leave (that could break quorum). Demote it with 'docker node demote' on another manager and run again." >&2`,
+            "exit 1",
+        ]),
         untilSettled(),
         "dkr swarm leave >/dev/null",
         warnLeftNetworks(hostKey),
