@@ -1,16 +1,18 @@
-// Pure layer, run: the join and leave scripts executed by sh against a scripted `docker` (and
-// a `sleep` that returns at once) in PATH. Each scenario scripts what Docker answers (the
-// swarm states a join goes through; how many polls a node's task containers and overlay
-// networks take to go); the fake docker logs every call, so the test sees what the script
-// did, in what order, and what it said.
+// Pure layer, run: the join and leave scripts executed by sh against a scripted `docker` on a
+// sealed host (scriptedHost.ts: fake docker, sudo, id, hostname and sleep; nothing else of
+// this machine's can answer for Docker). Each scenario scripts what Docker answers (the swarm
+// states a join goes through; how many polls a node's task containers and overlay networks
+// take to go); the fake docker logs every call, so the test sees what the script did, in what
+// order, and what it said. Every scenario runs twice: as root (docker called directly) and as
+// a non-root SSH user (every docker call through `sudo -n`), the two ways a node is reached.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LEAVE_SETTLE_SECONDS, POLL_SECONDS } from "../../components/scripts/common";
 import { renderSwarmDestroy } from "../../components/scripts/swarmInit";
-import { JOIN_ATTEMPTS, JOIN_SETTLE_SECONDS, renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
+import { renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
+import { FAKE_HOSTNAME, HostOptions, SYSTEM_PATH, ScriptRun, runOnScriptedHost } from "./scriptedHost";
 
 interface Scenario {
     /** Polls (`docker ps`) after which no task container runs; -1: never. */
@@ -41,46 +43,41 @@ case "$*" in
 esac
 `;
 
-interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-    calls: string[];
+const USERS = [
+    { title: "as root", uid: 0 },
+    { title: "as a non-root SSH user, through sudo -n", uid: 1000 },
+];
+
+/**
+ * Runs on the sealed host and checks who answered: every docker call reached the fake docker,
+ * through the fake `sudo -n` exactly when the user is not root.
+ */
+function runChecked(script: string, fakeDocker: string, opts: HostOptions): ScriptRun {
+    const r = runOnScriptedHost(script, fakeDocker, opts);
+    const dockerCalls = r.calls.filter((c) => !c.startsWith("sleep "));
+    assert.deepStrictEqual(
+        r.sudoCalls,
+        opts.uid === 0 ? [] : dockerCalls.map((c) => `-n docker ${c}`),
+        "every docker call goes to the fake docker, through sudo -n exactly when not root",
+    );
+    return r;
 }
 
-/** Runs `script` under sh with `fakeDocker` as `docker` and a logging no-op `sleep` in PATH. */
-function runScripted(script: string, fakeDocker: string, env: Record<string, string>, stdin = ""): Run {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-swarm-scripted-"));
-    try {
-        const binDir = path.join(dir, "bin");
-        fs.mkdirSync(binDir);
-        fs.writeFileSync(path.join(binDir, "docker"), fakeDocker, { mode: 0o755 });
-        fs.writeFileSync(path.join(binDir, "sleep"), '#!/bin/sh\necho "sleep $*" >> "$FAKE/calls"\n', { mode: 0o755 });
-        const r = spawnSync("sh", ["-c", script], { encoding: "utf8", input: stdin, env: { PATH: `${binDir}:/usr/bin:/bin`, FAKE: dir, ...env } });
-        const calls = fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : [];
-        return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr, calls };
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-}
-
-function run(script: string, s: Scenario): Run {
-    return runScripted(script, FAKE_DOCKER, {
-        TASKS_GO: String(s.tasksGoAfter),
-        NET_GOES: String(s.networkGoesAfter),
-        KEPT: s.keptAfterLeave.join(" "),
+function run(script: string, s: Scenario, uid: number): ScriptRun {
+    return runChecked(script, FAKE_DOCKER, {
+        uid,
+        env: { TASKS_GO: String(s.tasksGoAfter), NET_GOES: String(s.networkGoesAfter), KEPT: s.keptAfterLeave.join(" ") },
     });
 }
 
 const polls = (calls: string[]) => calls.filter((c) => c === "ps -q --filter label=com.docker.swarm.task.id").length;
 const leaveAt = (calls: string[]) => calls.findIndex((c) => c.startsWith("swarm leave"));
-const MAX_POLLS = Math.ceil(LEAVE_SETTLE_SECONDS / POLL_SECONDS);
 
-describe("leave scripts, run against a scripted docker", () => {
+for (const { title, uid } of USERS) describe(`leave scripts, run against a scripted docker, ${title}`, () => {
     const leave = renderSwarmLeave("worker-0", 60);
 
     it("a settled node leaves at once, with no warning", () => {
-        const r = run(leave, { tasksGoAfter: 0, networkGoesAfter: 0, keptAfterLeave: [] });
+        const r = run(leave, { tasksGoAfter: 0, networkGoesAfter: 0, keptAfterLeave: [] }, uid);
         assert.strictEqual(r.code, 0, r.stderr);
         assert.strictEqual(r.stderr, "");
         assert.strictEqual(polls(r.calls), 1);
@@ -89,38 +86,35 @@ describe("leave scripts, run against a scripted docker", () => {
     });
 
     it("waits while a task container runs, then while its overlay network is there, and leaves only after both are gone", () => {
-        const r = run(leave, { tasksGoAfter: 2, networkGoesAfter: 2, keptAfterLeave: [] });
+        const r = run(leave, { tasksGoAfter: 2, networkGoesAfter: 2, keptAfterLeave: [] }, uid);
         assert.strictEqual(r.code, 0, r.stderr);
         assert.strictEqual(r.stderr, "");
         // poll 1, 2: a task runs; poll 3: no task, but the network is there (its 1st listing), poll 4: still (2nd); poll 5: gone.
         assert.strictEqual(polls(r.calls), 5);
         const before = r.calls.slice(0, leaveAt(r.calls));
-        assert.strictEqual(before.filter((c) => c === `sleep ${POLL_SECONDS}`).length, 4);
+        assert.strictEqual(before.filter((c) => c === "sleep 2").length, 4);
         assert.strictEqual(before.filter((c) => c === "network inspect --format {{.Ingress}} webfrontid").length, 2);
     });
 
-    it("a network that never goes: leaves after the bound anyway and warns, naming it and the fix", () => {
-        const r = run(leave, { tasksGoAfter: 0, networkGoesAfter: -1, keptAfterLeave: ["web_front"] });
+    it("a network that never goes: leaves after the 30 s bound (15 polls 2 s apart) anyway and warns, naming it and the fix", () => {
+        const r = run(leave, { tasksGoAfter: 0, networkGoesAfter: -1, keptAfterLeave: ["web_front"] }, uid);
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.strictEqual(polls(r.calls), MAX_POLLS);
+        assert.strictEqual(polls(r.calls), 15);
         assert.ok(leaveAt(r.calls) > 0);
         assert.strictEqual(
             r.stderr,
-            "pulumi-swarm: warning: worker-0 ($(hostname)) left the swarm, but Docker kept these overlay networks: web_front (moby #42136). Restart Docker on the host ('systemctl restart docker') to clear them before it joins another swarm.\n".replace(
-                "$(hostname)",
-                os.hostname(),
-            ),
+            "pulumi-swarm: warning: worker-0 (node-under-test) left the swarm, but Docker kept these overlay networks: web_front (moby #42136). Restart Docker on the host ('systemctl restart docker') to clear them before it joins another swarm.\n",
         );
     });
 
     it("a node already out of the swarm does nothing", () => {
-        const r = run(`: > "$FAKE/left"\n${leave}`, { tasksGoAfter: -1, networkGoesAfter: -1, keptAfterLeave: [] });
+        const r = run(`: > "$FAKE/left"\n${leave}`, { tasksGoAfter: -1, networkGoesAfter: -1, keptAfterLeave: [] }, uid);
         assert.strictEqual(r.code, 0, r.stderr);
         assert.deepStrictEqual(r.calls, ["info --format {{.Swarm.LocalNodeState}}"]);
     });
 
     it("the first manager's destroy leaves at once (stack removal already waited) and warns of a kept network", () => {
-        const r = run(renderSwarmDestroy("manager-0"), { tasksGoAfter: -1, networkGoesAfter: -1, keptAfterLeave: ["ops_default", "web_front"] });
+        const r = run(renderSwarmDestroy("manager-0"), { tasksGoAfter: -1, networkGoesAfter: -1, keptAfterLeave: ["ops_default", "web_front"] }, uid);
         assert.strictEqual(r.code, 0, r.stderr);
         assert.deepStrictEqual(r.calls, ["info --format {{.Swarm.LocalNodeState}}", "swarm leave --force", "network ls --filter driver=overlay --format {{.Name}}"]);
         assert.match(r.stderr, /Docker kept these overlay networks: ops_default web_front \(moby #42136\)/);
@@ -153,7 +147,7 @@ case "$*" in
 esac
 `;
 
-describe("the join script, run against a scripted docker", () => {
+for (const { title, uid } of USERS) describe(`the join script, run against a scripted docker, ${title}`, () => {
     const join = renderSwarmJoin({
         hostKey: "worker-3",
         role: "worker",
@@ -164,14 +158,13 @@ describe("the join script, run against a scripted docker", () => {
     });
     const THIS_SWARM = "k2x9q1leader m1node ";
     const runJoin = (states: string, opts: { timesOut?: boolean; managers?: string; token?: string } = {}) =>
-        runScripted(
-            join,
-            FAKE_DOCKER_JOIN,
-            { STATES: states, MANAGERS: opts.managers ?? THIS_SWARM, JOIN_TIMES_OUT: opts.timesOut ? "1" : "0" },
-            opts.token ?? "SWMTKN-1-test\n",
-        );
-    const joins = (r: Run) => r.calls.filter((c) => c.startsWith("swarm join")).length;
-    const leaves = (r: Run) => r.calls.filter((c) => c.startsWith("swarm leave")).length;
+        runChecked(join, FAKE_DOCKER_JOIN, {
+            uid,
+            env: { STATES: states, MANAGERS: opts.managers ?? THIS_SWARM, JOIN_TIMES_OUT: opts.timesOut ? "1" : "0" },
+            stdin: opts.token ?? "SWMTKN-1-test\n",
+        });
+    const joins = (r: ScriptRun) => r.calls.filter((c) => c.startsWith("swarm join")).length;
+    const leaves = (r: ScriptRun) => r.calls.filter((c) => c.startsWith("swarm leave")).length;
 
     it("an inactive node joins once and prints its node ID", () => {
         const r = runJoin("inactive active");
@@ -194,25 +187,25 @@ describe("the join script, run against a scripted docker", () => {
         assert.strictEqual(r.stdout, '{"nodeId":"w3node"}\n');
         assert.strictEqual(joins(r), 1);
         assert.strictEqual(leaves(r), 0);
-        assert.strictEqual(r.calls.filter((c) => c === `sleep ${POLL_SECONDS}`).length, 5);
+        assert.strictEqual(r.calls.filter((c) => c === "sleep 2").length, 5);
     });
 
-    it("a join pending for good fails after its attempts, naming the state and the ports, still never force-left", () => {
+    it("a join pending for good fails after 3 attempts (about 3 minutes), naming the state and the ports, still never force-left", () => {
         const r = runJoin("inactive pending", { timesOut: true });
         assert.strictEqual(r.code, 1);
         assert.strictEqual(r.stdout, "");
         assert.strictEqual(
             r.stderr,
-            `Error response from daemon: Timeout was reached before node joined.\npulumi-swarm: ${os.hostname()} (10.0.32.7) could not join the swarm at 10.0.0.10:2377 as a worker after ${JOIN_ATTEMPTS} attempts (state: pending); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes.\n`,
+            "Error response from daemon: Timeout was reached before node joined.\npulumi-swarm: node-under-test (10.0.32.7) could not join the swarm at 10.0.0.10:2377 as a worker after 3 attempts (state: pending); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes.\n",
         );
         assert.strictEqual(joins(r), 1);
         assert.strictEqual(leaves(r), 0);
-        // Each attempt waits JOIN_SETTLE_SECONDS for the pending join (polls of POLL_SECONDS);
-        // between attempts it backs off 2 s, then 4 s: about 3 minutes in all before it fails.
-        const settle = Math.ceil(JOIN_SETTLE_SECONDS / POLL_SECONDS);
+        // Each of the 3 attempts waits 60 s for the pending join (30 polls, 2 s apart); between
+        // attempts it backs off 2 s, then 4 s: 92 sleeps, 186 s in all before it fails.
         const sleeps = r.calls.filter((c) => c.startsWith("sleep ")).map((c) => Number(c.slice(6)));
-        assert.strictEqual(sleeps.length, JOIN_ATTEMPTS * settle + JOIN_ATTEMPTS - 1);
-        assert.strictEqual(sleeps.reduce((a, b) => a + b, 0), JOIN_ATTEMPTS * settle * POLL_SECONDS + 2 + 4);
+        assert.strictEqual(sleeps.length, 92);
+        assert.strictEqual(sleeps.reduce((a, b) => a + b, 0), 186);
+        assert.deepStrictEqual(sleeps.filter((n) => n !== 2), [4]);
     });
 
     it("a node in state error is reset (leave --force) and joins again", () => {
@@ -235,5 +228,58 @@ describe("the join script, run against a scripted docker", () => {
         assert.strictEqual(r.code, 1);
         assert.strictEqual(r.stderr, "pulumi-swarm: no join token on standard input\n");
         assert.deepStrictEqual(r.calls, []);
+    });
+});
+
+describe("the scripted host is sealed: a rendered script reaches no real sudo or docker", () => {
+    // A decoy folder that stands for a machine with password-less sudo: its `sudo` behaves
+    // like the real one, looking `docker` up in its own secure path (`secure/`), whatever PATH
+    // says; its `docker`s are sentinels that only record that they ran.
+    let decoy: string;
+    const ran = () => (fs.existsSync(path.join(decoy, "ran")) ? fs.readFileSync(path.join(decoy, "ran"), "utf8").trim().split("\n") : []);
+    const leave = renderSwarmLeave("worker-0", 60);
+
+    beforeEach(() => {
+        decoy = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-swarm-decoy-"));
+        fs.mkdirSync(path.join(decoy, "secure"));
+        const sentinel = (what: string) => `#!/bin/sh\necho "${what} $*" >> ${decoy}/ran\necho inactive\n`;
+        fs.writeFileSync(path.join(decoy, "sudo"), `#!/bin/sh\necho "sudo $*" >> ${decoy}/ran\n[ "$1" = -n ] && shift\ncmd=$1; shift\nexec ${decoy}/secure/"$cmd" "$@"\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(decoy, "docker"), sentinel("path docker"), { mode: 0o755 });
+        fs.writeFileSync(path.join(decoy, "secure", "docker"), sentinel("secure-path docker"), { mode: 0o755 });
+    });
+    afterEach(() => fs.rmSync(decoy, { recursive: true, force: true }));
+
+    it("the decoy works: outside the harness, a non-root script's `sudo -n docker` runs the secure-path sentinel", () => {
+        const r = spawnSync("/bin/sh", ["-c", "sudo -n docker info"], { encoding: "utf8", env: { PATH: `${decoy}:${SYSTEM_PATH}` } });
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.deepStrictEqual(ran(), ["sudo -n docker info", "secure-path docker info"]);
+    });
+
+    for (const { title, uid } of USERS) {
+        it(`${title}, with the decoy's sudo and docker in PATH, only the fakes are called and the fake docker logs every call`, () => {
+            const r = runOnScriptedHost(leave, FAKE_DOCKER, {
+                uid,
+                extraPath: [decoy],
+                env: { TASKS_GO: "0", NET_GOES: "0", KEPT: "" },
+            });
+            assert.strictEqual(r.code, 0, r.stderr);
+            assert.deepStrictEqual(ran(), [], "no sentinel ran");
+            const expected = [
+                "info --format {{.Swarm.LocalNodeState}}",
+                "info --format {{.Swarm.ControlAvailable}}",
+                "ps -q --filter label=com.docker.swarm.task.id",
+                "network ls -q --filter driver=overlay",
+                "network inspect --format {{.Ingress}} ingressid",
+                "swarm leave",
+                "network ls --filter driver=overlay --format {{.Name}}",
+            ];
+            assert.deepStrictEqual(r.calls, expected);
+            assert.deepStrictEqual(r.sudoCalls, uid === 0 ? [] : expected.map((c) => `-n docker ${c}`));
+        });
+    }
+
+    it(`messages name the fake host (${FAKE_HOSTNAME}), never this machine`, () => {
+        const r = runOnScriptedHost(leave, FAKE_DOCKER, { uid: 1000, env: { TASKS_GO: "0", NET_GOES: "-1", KEPT: "web_front" } });
+        assert.match(r.stderr, /^pulumi-swarm: warning: worker-0 \(node-under-test\) left the swarm/);
     });
 });
