@@ -66,7 +66,10 @@ describe("pure: README", function () {
         assert.ok(readme.indexOf("## The two commands") < readme.indexOf("```"), "they are the README's first commands");
         assert.ok(fs.existsSync(path.join(repoRoot, "Pulumi.local.yaml")), "the stack local has its file");
         const ci = fs.readFileSync(path.join(repoRoot, ".ci", "run"), "utf8");
-        assert.match(ci, /\nnpm ci [^\n]*\n\nnpm test\n/);
+        assert.match(ci, /\nnpm ci [^\n]*\n/);
+        assert.ok(ci.endsWith("\nnpm test\n"), ".ci/run ends with the README's test command");
+        // As root, it runs the same command as an unprivileged user first (issue 11).
+        assert.match(ci, /runuser -u nobody -- env -u CI -u REQUIRE_LAB [^\n]* npm test\)/);
     });
     it("a broken example would fail (the check can fail)", () => {
         const broken = readmeExample().replace("managerCount: 3", 'managerCount: "three"');
