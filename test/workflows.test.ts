@@ -63,6 +63,16 @@ function pulumiSteps(job: Job): Step[] {
 function needs(job: Job): string[] {
     return job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs];
 }
+/**
+ * The test job on GitHub's runner, whose user is not root: install, make sure of shellcheck,
+ * then every layer but the lab (which needs root; it runs in .ci/run).
+ */
+const TEST_STEPS = [
+    "npm ci",
+    "command -v shellcheck || { sudo apt-get update -q && sudo apt-get install -y -q --no-install-recommends shellcheck; }",
+    "npm test -- --no-lab",
+];
+
 function runSteps(job: Job): string[] {
     return job.steps.filter((s) => s.run !== undefined).map((s) => s.run!.trim());
 }
@@ -125,9 +135,9 @@ describe("pure: CI workflows (.github/workflows)", function () {
         assert.strictEqual(teardown.workflow_dispatch.inputs.confirm.required, true);
     });
 
-    it("pull requests: install and test on Node 20, then a preview of dev and of prod posted on the pull request", () => {
+    it("pull requests: install and test on Node 20 as the runner's non-root user (lab left out, shellcheck installed), then a preview of dev and of prod posted on the pull request", () => {
         const wf = load("preview.yml");
-        assert.deepStrictEqual(runSteps(wf.jobs.test), ["npm ci", "npm test"]);
+        assert.deepStrictEqual(runSteps(wf.jobs.test), TEST_STEPS);
         const preview = wf.jobs.preview;
         assert.deepStrictEqual(needs(preview), ["test"]);
         assert.deepStrictEqual(preview.strategy?.matrix, { environment: ["dev", "prod"] });
@@ -238,7 +248,7 @@ describe("pure: CI workflows (.github/workflows)", function () {
     it("main: up dev after the tests, then prod only after dev, in the protected environment production", () => {
         const jobs = load("deploy.yml").jobs;
         assert.deepStrictEqual(Object.keys(jobs), ["test", "dev", "prod"]);
-        assert.deepStrictEqual(runSteps(jobs.test), ["npm ci", "npm test"]);
+        assert.deepStrictEqual(runSteps(jobs.test), TEST_STEPS);
         assert.deepStrictEqual(needs(jobs.dev), ["test"]);
         assert.deepStrictEqual(needs(jobs.prod), ["dev"]);
         assert.strictEqual(jobs.dev.environment, "dev");
