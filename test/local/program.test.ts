@@ -10,6 +10,8 @@ import { repoRoot } from "../paths";
 
 interface ProgramResult {
     error?: string;
+    /** How many resources were registered before the error (counted once registrations settle). */
+    registered?: number;
     counts?: Record<string, number>;
     names?: string[];
 }
@@ -64,6 +66,7 @@ describe("mock: the repo's program on the stack local (Pulumi.local.yaml)", func
     it("a bad local key fails before any resource, naming the key, the value and the stack file", () => {
         const out = runProgram({ ...stackFileConfig("local"), "pulumi-swarm:workerCount": "two" }, "local");
         assert.strictEqual(out.error, 'pulumi-swarm:workerCount must be a number (in Pulumi.local.yaml); got "two"');
+        assert.strictEqual(out.registered, 0, "resources were registered before the error");
     });
 });
 
