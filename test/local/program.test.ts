@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { LOCAL_CONFIG_KEYS, LOCAL_PROGRAM_DEFAULTS, isLocalEnvironment, readLocalConfig } from "../../program/local";
+import { LOCAL_CONFIG_KEYS, isLocalEnvironment, readLocalConfig } from "../../program/local";
 import { repoRoot } from "../paths";
 
 interface ProgramResult {
@@ -100,8 +100,8 @@ describe("pure: the local environment's config (program/local.ts)", () => {
 
     it("with no keys: the documented defaults", () => {
         const s = readLocalConfig({}, "local", FOLDERS);
-        assert.deepStrictEqual(s.stacks.map((x) => x.name), [...LOCAL_PROGRAM_DEFAULTS.stacks]);
-        assert.deepStrictEqual(s.swarm.publishedPorts, [...LOCAL_PROGRAM_DEFAULTS.publishedPorts]);
+        assert.deepStrictEqual(s.stacks.map((x) => x.name), ["web", "visualizer"]);
+        assert.deepStrictEqual(s.swarm.publishedPorts, [8080, 8081]);
         assert.strictEqual(s.swarm.managerCount, undefined); // LocalSwarm's default, 1
     });
 
