@@ -21,7 +21,7 @@ async function main(): Promise<void> {
                 }
             },
             call: (args) => {
-                const r = awsCalls(args.token);
+                const r = awsCalls(args.token, args.inputs);
                 if (!r) {
                     throw new Error(`Mock not implemented: ${args.token}`);
                 }

@@ -320,6 +320,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                             owners: [CANONICAL_OWNER_ID],
                             filters: [
                                 { name: "name", values: [amiNameFilter(architectureOf(t))] },
+                                { name: "architecture", values: [architectureOf(t)] },
                                 { name: "virtualization-type", values: ["hvm"] },
                             ],
                         },

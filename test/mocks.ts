@@ -1,10 +1,13 @@
 /**
  * The mock layer: `pulumi.runtime` runs against a monitor that records every resource the
  * components register (type, name, inputs with their secret markers, dependencies, options)
- * and answers invokes from a table. Unknown invokes throw `Mock not implemented: <token>`.
+ * and every invoke (token, arguments, provider), and answers invokes from a table. Unknown
+ * invokes throw `Mock not implemented: <token>`.
  *
  * Resource outputs come from `outputsFor`; in preview mode only inputs come back, so every
  * computed output (instance addresses, command stdout) is unknown, as in `pulumi preview`.
+ * As the engine does, the outputs a resource names in `additionalSecretOutputs` come back
+ * as secrets.
  */
 import * as pulumi from "@pulumi/pulumi";
 
@@ -32,7 +35,37 @@ export interface Recorded {
     readonly ignoreChanges: string[];
     readonly additionalSecretOutputs: string[];
     readonly customTimeouts?: { create: string; update: string; delete: string };
+    /** protect, as sent (a child inherits its parent's). */
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+    readonly replaceOnChanges: string[];
+    /** The URN of the resource this one is deleted with ("" for none). */
+    readonly deletedWith: string;
+    /** Aliases, each as a URN or as the spec's fields that are set. */
+    readonly aliases: RecordedAlias[];
+    /** The provider reference (`<urn>::<id>`) the resource is registered with; "" for the default provider. */
+    readonly provider: string;
+    /** Outputs as the engine returns them: those in additionalSecretOutputs are secret. */
     outputs: Record<string, unknown>;
+}
+
+export interface RecordedAlias {
+    urn?: string;
+    name?: string;
+    type?: string;
+    stack?: string;
+    project?: string;
+    parentUrn?: string;
+    noParent?: boolean;
+}
+
+/** One invoke (a data source such as aws.ec2.getAmi), as the engine receives it. */
+export interface RecordedInvoke {
+    readonly token: string;
+    /** Arguments with their secret markers. */
+    readonly args: Record<string, unknown>;
+    /** The provider reference (`<urn>::<id>`) the invoke goes to; "" for the default provider. */
+    readonly provider: string;
 }
 
 export type OutputsFor = (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>;
@@ -60,8 +93,36 @@ export function plain<T = unknown>(v: unknown): T {
     return v as T;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function aliasOf(a: any): RecordedAlias {
+    if (a.hasUrn()) {
+        return { urn: a.getUrn() };
+    }
+    const spec = a.getSpec();
+    const out: RecordedAlias = {};
+    if (spec.getName() !== "") out.name = spec.getName();
+    if (spec.getType() !== "") out.type = spec.getType();
+    if (spec.getStack() !== "") out.stack = spec.getStack();
+    if (spec.getProject() !== "") out.project = spec.getProject();
+    if (spec.getParenturn() !== "") out.parentUrn = spec.getParenturn();
+    if (spec.getNoparent()) out.noParent = true;
+    return out;
+}
+
+/** Marks the named properties of a serialized object secret, as the engine does for additionalSecretOutputs. */
+function withSecretOutputs(serialized: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+    const out = { ...serialized };
+    for (const k of names) {
+        if (k in out && !isSecretValue(out[k])) {
+            out[k] = { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: out[k] };
+        }
+    }
+    return out;
+}
+
 export class RecordingMonitor extends MockMonitor {
     public readonly records: Recorded[] = [];
+    public readonly invokes: RecordedInvoke[] = [];
     private pending = 0;
     private readonly urnToName = new Map<string, string>();
 
@@ -99,13 +160,25 @@ export class RecordingMonitor extends MockMonitor {
             ignoreChanges: req.getIgnorechangesList(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             customTimeouts: timeouts ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
+            protect: req.getProtect() ?? false,
+            retainOnDelete: req.getRetainondelete() ?? false,
+            replaceOnChanges: req.getReplaceonchangesList(),
+            deletedWith: req.getDeletedwith(),
+            aliases: [...req.getAliasurnsList().map((urn: string) => ({ urn })), ...req.getAliasesList().map(aliasOf)],
+            provider: req.getProvider(),
             outputs: {},
         };
         try {
             // Keep secret markers in the record: deserialize without unwrapping.
             record.inputs = pulumi.runtime.deserializeProperties(req.getObject(), true);
-            await super.registerResource(req, (err: unknown, resp: { getUrn(): string; getObject(): unknown } | undefined) => {
+            // eslint-disable-next-line @typescript-eslint/no-explicit-any
+            await super.registerResource(req, (err: unknown, resp: any) => {
                 if (resp) {
+                    if (record.additionalSecretOutputs.length > 0) {
+                        // The response's own Struct class: the protobuf module the SDK loaded.
+                        const struct = resp.getObject();
+                        resp.setObject(struct.constructor.fromJavaScript(withSecretOutputs(struct.toJavaScript(), record.additionalSecretOutputs)));
+                    }
                     (record as { urn: string }).urn = resp.getUrn();
                     record.outputs = pulumi.runtime.deserializeProperties(resp.getObject() as never, true);
                     this.urnToName.set(resp.getUrn(), name);
@@ -116,6 +189,17 @@ export class RecordingMonitor extends MockMonitor {
         } finally {
             this.pending--;
         }
+    }
+
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    async invoke(req: any, callback: (err: any, resp: any) => void): Promise<void> {
+        this.invokes.push({ token: req.getTok(), args: pulumi.runtime.deserializeProperties(req.getArgs(), true), provider: req.getProvider() });
+        await super.invoke(req, callback);
+    }
+
+    /** The invokes of this token, in the order they were made. */
+    invokesOf(token: string): RecordedInvoke[] {
+        return this.invokes.filter((i) => i.token === token);
     }
 
     /** Waits until no registration is in flight and none has started for a few turns. */
@@ -240,7 +324,60 @@ export const UNKNOWN_OUTPUT = "<unknown until applied>";
 
 export const AWS_ZONES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"];
 
-export function awsCalls(token: string): Record<string, unknown> | undefined {
+/** Canonical's AWS account, which owns the official Ubuntu AMIs (written here, not imported). */
+export const CANONICAL = "099720109477";
+
+/**
+ * The images the fake getAmi chooses from: Canonical's Ubuntu 24.04 server images for both
+ * architectures (an older and a newer build of each), and look-alikes a wrong query would
+ * pick: Ubuntu 22.04, the gp2 (hvm-ssd) 24.04 build, a Pro image and an image of the same
+ * name in another account, each newer than the right one.
+ */
+export const AMI_CATALOGUE: readonly { id: string; ownerId: string; name: string; architecture: string; virtualizationType: string; creationDate: string }[] = [
+    { id: "ami-0a0a0a0a0a0a0a0a0", ownerId: CANONICAL, name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250115", architecture: "x86_64", virtualizationType: "hvm", creationDate: "2025-01-15T00:00:00.000Z" },
+    { id: "ami-0123456789abcdef0", ownerId: CANONICAL, name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250610", architecture: "x86_64", virtualizationType: "hvm", creationDate: "2025-06-10T00:00:00.000Z" },
+    { id: "ami-0b0b0b0b0b0b0b0b0", ownerId: CANONICAL, name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20250115", architecture: "arm64", virtualizationType: "hvm", creationDate: "2025-01-15T00:00:00.000Z" },
+    { id: "ami-0fedcba9876543210", ownerId: CANONICAL, name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20250610", architecture: "arm64", virtualizationType: "hvm", creationDate: "2025-06-10T00:00:00.000Z" },
+    { id: "ami-0c0c0c0c0c0c0c0c0", ownerId: CANONICAL, name: "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20250701", architecture: "x86_64", virtualizationType: "hvm", creationDate: "2025-07-01T00:00:00.000Z" },
+    { id: "ami-0d0d0d0d0d0d0d0d0", ownerId: CANONICAL, name: "ubuntu/images/hvm-ssd/ubuntu-noble-24.04-amd64-server-20250701", architecture: "x86_64", virtualizationType: "hvm", creationDate: "2025-07-01T00:00:00.000Z" },
+    { id: "ami-0e0e0e0e0e0e0e0e0", ownerId: CANONICAL, name: "ubuntu-pro-server/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-pro-server-20250701", architecture: "x86_64", virtualizationType: "hvm", creationDate: "2025-07-01T00:00:00.000Z" },
+    { id: "ami-0f0f0f0f0f0f0f0f0", ownerId: "111122223333", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20250801", architecture: "x86_64", virtualizationType: "hvm", creationDate: "2025-08-01T00:00:00.000Z" },
+];
+
+/** An EC2 filter value: '*' is any run of characters, '?' one character. */
+function globMatches(pattern: string, value: string): boolean {
+    const re = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    return new RegExp(`^${re}$`).test(value);
+}
+
+/**
+ * getAmi as EC2 answers it over AMI_CATALOGUE: owners (account IDs) and filters (name,
+ * architecture, virtualization-type; values are globs, any value of a filter and every
+ * filter must match), then the newest when mostRecent, else an error unless one matches.
+ */
+function getAmi(inputs: Record<string, unknown>): Record<string, unknown> {
+    const owners = (inputs.owners as string[] | undefined) ?? [];
+    const filters = (inputs.filters as { name: string; values: string[] }[] | undefined) ?? [];
+    const field: Record<string, "name" | "architecture" | "virtualizationType"> = { name: "name", architecture: "architecture", "virtualization-type": "virtualizationType" };
+    for (const f of filters) {
+        if (!(f.name in field)) {
+            throw new Error(`Mock not implemented: getAmi filter ${f.name}`);
+        }
+    }
+    const found = AMI_CATALOGUE.filter(
+        (a) => (owners.length === 0 || owners.includes(a.ownerId)) && filters.every((f) => f.values.some((v) => globMatches(v, a[field[f.name]]))),
+    ).sort((a, b) => b.creationDate.localeCompare(a.creationDate));
+    if (found.length === 0) {
+        throw new Error("Your query returned no results. Please change your search criteria and try again.");
+    }
+    if (found.length > 1 && inputs.mostRecent !== true) {
+        throw new Error("Your query returned more than one result. Please try more specific search criteria, or set `most_recent` attribute to true.");
+    }
+    const ami = found[0];
+    return { ...ami, imageId: ami.id, mostRecent: inputs.mostRecent ?? false };
+}
+
+export function awsCalls(token: string, inputs: Record<string, unknown> = {}): Record<string, unknown> | undefined {
     switch (token) {
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return { names: AWS_ZONES, zoneIds: AWS_ZONES.map((z) => z + "-id"), id: "us-east-1" };
@@ -251,7 +388,7 @@ export function awsCalls(token: string): Record<string, unknown> | undefined {
         case "aws:index/getPartition:getPartition":
             return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
         case "aws:ec2/getAmi:getAmi":
-            return { id: "ami-0123456789abcdef0", architecture: "x86_64" };
+            return getAmi(inputs);
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {
                 userName: "AWS",

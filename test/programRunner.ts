@@ -28,6 +28,9 @@ async function main(): Promise<void> {
     try {
         program = (await import("../index")) as Record<string, unknown>;
     } catch (e) {
+        // A component constructed before the error registers asynchronously: wait for every
+        // registration to land before counting, or the count reads 0 whatever was built.
+        await monitor.settled();
         console.log(JSON.stringify({ error: (e as Error).message, registered: monitor.records.length }));
         return;
     }

@@ -5,10 +5,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
 import { AWS_ZONES, Recorded, RecordingMonitor, awsCalls, awsOutputs, installMocks, isSecretValue, plain, unwrap } from "../mocks";
 
-async function build(name: string, args: SwarmClusterArgs, opts: { preview?: boolean } = {}) {
+async function build(name: string, args: SwarmClusterArgs, opts: { preview?: boolean } = {}, resourceOpts: (m: RecordingMonitor) => Promise<pulumi.ComponentResourceOptions> = async () => ({})) {
     const monitor = installMocks(awsOutputs, awsCalls, opts);
     const { SwarmCluster } = await import("../../components");
-    const cluster = new SwarmCluster(name, args);
+    const cluster = new SwarmCluster(name, args, await resourceOpts(monitor));
     await monitor.settled();
     return { monitor, cluster };
 }
@@ -277,7 +277,13 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         for (const c of m.ofType("command:remote:Command")) {
             assert.ok(isSecretValue(c.inputs.connection), `${c.name}: connection (with the private key) is not a secret`);
         }
+        // The init prints the tokens: its stdout comes back secret (additionalSecretOutputs, as the
+        // engine applies it), and only what is not a secret is unwrapped from it.
+        assert.ok(isSecretValue(cmd("init").outputs.stdout), "the init's stdout is not a secret");
         assert.strictEqual(await pulumi.isSecret(cluster.bootstrap.clusterId), false);
+        assert.strictEqual(await unwrap(cluster.bootstrap.clusterId), "clusterabc123");
+        assert.strictEqual(await pulumi.isSecret(cluster.bootstrap.leaderNodeId), false);
+        assert.strictEqual(await unwrap(cluster.bootstrap.leaderNodeId), "leader0node");
     });
 
     it("outputs the addresses and a ready-to-paste docker context command", async () => {
@@ -352,5 +358,96 @@ describe("mock: SwarmCluster under preview (addresses unknown)", function () {
         assert.strictEqual(pulumi.isUnknown(join.inputs.connection), true);
         assert.strictEqual(pulumi.isUnknown(monitor.named("pv-swarm-init").inputs.create), true);
         void cluster;
+    });
+});
+
+const GET_AMI = "aws:ec2/getAmi:getAmi";
+/** getAmi's arguments for Canonical's Ubuntu 24.04 server image of one architecture. */
+const ubuntuAmiArgs = (deb: "amd64" | "arm64", ec2: "x86_64" | "arm64") => ({
+    filters: [
+        { name: "name", values: [`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${deb}-server-*`] },
+        { name: "architecture", values: [ec2] },
+        { name: "virtualization-type", values: ["hvm"] },
+    ],
+    mostRecent: true,
+    owners: ["099720109477"],
+});
+
+describe("mock: SwarmCluster's AMI lookup (getAmi, answered as EC2 would from a catalogue with look-alikes)", function () {
+    this.timeout(60000);
+
+    it("asks for Canonical's newest Ubuntu 24.04 image of each instance type's architecture: amd64 for t3, arm64 for Graviton t4g", async () => {
+        const { monitor } = await build("ami", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, managerInstanceType: "t3.small", workerInstanceType: "t4g.small" });
+        const calls = monitor.invokesOf(GET_AMI).map((i) => i.args);
+        assert.deepStrictEqual(
+            calls.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+            [ubuntuAmiArgs("amd64", "x86_64"), ubuntuAmiArgs("arm64", "arm64")],
+        );
+        // The newest gp3 noble image of each architecture in Canonical's account.
+        assert.strictEqual(monitor.named("ami-manager-0").inputs.ami, "ami-0123456789abcdef0");
+        assert.strictEqual(monitor.named("ami-worker-0").inputs.ami, "ami-0fedcba9876543210");
+    });
+
+    it("a Graviton type for both roles: arm64 only, for managers too", async () => {
+        const { monitor } = await build("arm", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, managerInstanceType: "m7g.large", workerInstanceType: "c7gn.xlarge" });
+        assert.deepStrictEqual(monitor.invokesOf(GET_AMI).map((i) => i.args), [ubuntuAmiArgs("arm64", "arm64"), ubuntuAmiArgs("arm64", "arm64")]);
+        assert.deepStrictEqual(monitor.ofType("aws:ec2/instance:Instance").map((i) => i.inputs.ami), ["ami-0fedcba9876543210", "ami-0fedcba9876543210"]);
+    });
+
+    it("with amiId, looks nothing up and runs that image", async () => {
+        const { monitor } = await build("own", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, amiId: "ami-0aaaaaaaaaaaaaaaa" });
+        assert.deepStrictEqual(monitor.invokesOf(GET_AMI), []);
+        assert.deepStrictEqual(monitor.ofType("aws:ec2/instance:Instance").map((i) => i.inputs.ami), ["ami-0aaaaaaaaaaaaaaaa", "ami-0aaaaaaaaaaaaaaaa"]);
+    });
+});
+
+describe("mock: SwarmCluster's resource options, as the engine gets them", function () {
+    this.timeout(60000);
+
+    it("every command is replaced when its triggers change; nothing is protected, retained or deleted with another resource, so every delete script runs", async () => {
+        const { monitor } = await build("opt", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1 });
+        const commands = monitor.ofType("command:remote:Command");
+        assert.strictEqual(commands.length, 4);
+        for (const c of commands) {
+            // The command provider's own option: a change of triggers re-runs create (after delete).
+            assert.deepStrictEqual(c.replaceOnChanges, ["triggers[*]"], c.name);
+        }
+        for (const r of monitor.records) {
+            assert.deepStrictEqual([r.protect, r.retainOnDelete, r.deletedWith], [false, false, ""], `${r.type} ${r.name}`);
+            assert.strictEqual(r.provider, "", `${r.type} ${r.name}: not the default provider`);
+        }
+        assert.deepStrictEqual(
+            monitor.records.filter((r) => r.replaceOnChanges.length > 0 && r.type !== "command:remote:Command").map((r) => r.name),
+            [],
+        );
+        // Child names are the contract: no child carries an alias of ours. The two below are the
+        // AWS package's own (the types' former names).
+        const lbUrn = "urn:pulumi:stack::project::swarm:index:SwarmCluster$swarm:index:SwarmLoadBalancer::opt-alb";
+        assert.deepStrictEqual(
+            monitor.records.filter((r) => r.aliases.length > 0).map((r) => [r.name, r.aliases]),
+            [
+                ["opt-alb", [{ type: "aws:elasticloadbalancingv2/loadBalancer:LoadBalancer", parentUrn: lbUrn }]],
+                ["opt-alb-http", [{ type: "aws:elasticloadbalancingv2/listener:Listener", parentUrn: lbUrn }]],
+            ],
+        );
+    });
+
+    it("the user's AWS provider and protect reach every child and every lookup (each has its parent)", async () => {
+        const { monitor } = await build("eu", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, workerInstanceType: "t4g.small" }, {}, async () => {
+            const aws = await import("@pulumi/aws");
+            return { providers: { aws: new aws.Provider("eu-west-1", { region: "eu-west-1" }) }, protect: true };
+        });
+        const provider = "urn:pulumi:stack::project::pulumi:providers:aws::eu-west-1::eu-west-1-id";
+        const children = monitor.records.filter((r) => !r.type.startsWith("pulumi:providers:"));
+        // the base 30, 2 instances and 4 commands
+        assert.strictEqual(children.length, 36);
+        for (const r of children) {
+            assert.strictEqual(r.protect, true, `${r.type} ${r.name} is not protected`);
+            assert.strictEqual(r.provider, r.type.startsWith("aws:") ? provider : "", `${r.type} ${r.name}`);
+        }
+        assert.deepStrictEqual(
+            monitor.invokes.map((i) => `${i.token} ${i.provider}`).sort(),
+            [GET_AMI, GET_AMI, "aws:index/getAvailabilityZones:getAvailabilityZones"].map((t) => `${t} ${provider}`),
+        );
     });
 });

@@ -5,11 +5,13 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { LOCAL_CONFIG_KEYS, LOCAL_PROGRAM_DEFAULTS, isLocalEnvironment, readLocalConfig } from "../../program/local";
+import { LOCAL_CONFIG_KEYS, isLocalEnvironment, readLocalConfig } from "../../program/local";
 import { repoRoot } from "../paths";
 
 interface ProgramResult {
     error?: string;
+    /** How many resources were registered before the error (counted once registrations settle). */
+    registered?: number;
     counts?: Record<string, number>;
     names?: string[];
 }
@@ -64,6 +66,7 @@ describe("mock: the repo's program on the stack local (Pulumi.local.yaml)", func
     it("a bad local key fails before any resource, naming the key, the value and the stack file", () => {
         const out = runProgram({ ...stackFileConfig("local"), "pulumi-swarm:workerCount": "two" }, "local");
         assert.strictEqual(out.error, 'pulumi-swarm:workerCount must be a number (in Pulumi.local.yaml); got "two"');
+        assert.strictEqual(out.registered, 0, "resources were registered before the error");
     });
 });
 
@@ -97,8 +100,8 @@ describe("pure: the local environment's config (program/local.ts)", () => {
 
     it("with no keys: the documented defaults", () => {
         const s = readLocalConfig({}, "local", FOLDERS);
-        assert.deepStrictEqual(s.stacks.map((x) => x.name), [...LOCAL_PROGRAM_DEFAULTS.stacks]);
-        assert.deepStrictEqual(s.swarm.publishedPorts, [...LOCAL_PROGRAM_DEFAULTS.publishedPorts]);
+        assert.deepStrictEqual(s.stacks.map((x) => x.name), ["web", "visualizer"]);
+        assert.deepStrictEqual(s.swarm.publishedPorts, [8080, 8081]);
         assert.strictEqual(s.swarm.managerCount, undefined); // LocalSwarm's default, 1
     });
 

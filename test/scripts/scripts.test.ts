@@ -12,7 +12,7 @@ import {
     renderMemberDelete,
     renderRemoverDelete,
 } from "../../components/scripts/membership";
-import { ECR_REGISTRY_PATTERN, REGISTRY_AUTH_RENEWAL, renderRegistryAuthRenewal, renderRegistryAuthRenewalUnits } from "../../components/scripts/registryAuth";
+import { ECR_REGISTRY_PATTERN, renderRegistryAuthRenewal, renderRegistryAuthRenewalUnits } from "../../components/scripts/registryAuth";
 import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "../../components/scripts/swarmInit";
 import { parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { shellQuote } from "../../components/shell";
@@ -139,10 +139,10 @@ describe("pure: host scripts", () => {
             return m[1] + "\n";
         };
         const units = renderRegistryAuthRenewalUnits();
-        assert.strictEqual(hereDoc(REGISTRY_AUTH_RENEWAL.program), renderRegistryAuthRenewal({ registries: [ECR_REGISTRY_PATTERN] }));
-        assert.strictEqual(hereDoc(`/etc/systemd/system/${REGISTRY_AUTH_RENEWAL.unit}.service`), units.service);
-        assert.strictEqual(hereDoc(`/etc/systemd/system/${REGISTRY_AUTH_RENEWAL.unit}.timer`), units.timer);
-        assert.ok(ecr.endsWith(`\nsystemctl daemon-reload\nsystemctl enable --now ${REGISTRY_AUTH_RENEWAL.unit}.timer\n`));
+        assert.strictEqual(hereDoc("/usr/local/sbin/pulumi-swarm-renew-registry-auth"), renderRegistryAuthRenewal({ registries: [ECR_REGISTRY_PATTERN] }));
+        assert.strictEqual(hereDoc("/etc/systemd/system/pulumi-swarm-renew-registry-auth.service"), units.service);
+        assert.strictEqual(hereDoc("/etc/systemd/system/pulumi-swarm-renew-registry-auth.timer"), units.timer);
+        assert.ok(ecr.endsWith("\nsystemctl daemon-reload\nsystemctl enable --now pulumi-swarm-renew-registry-auth.timer\n"));
         assert.match(units.timer, /\nOnCalendar=\*-\*-\* 00\/6:00:00\n/);
         assert.doesNotMatch(renderCloudInit({ ...base, ecrCredentialHelper: false }), /renew-registry-auth/);
     });
@@ -200,11 +200,11 @@ function verifyUnits(service: string, timer: string): string | undefined {
     if (probe.error || probe.status !== 0) return undefined;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-swarm-units-"));
     try {
-        const files = [`${REGISTRY_AUTH_RENEWAL.unit}.service`, `${REGISTRY_AUTH_RENEWAL.unit}.timer`].map((f) => path.join(dir, f));
+        const files = ["pulumi-swarm-renew-registry-auth.service", "pulumi-swarm-renew-registry-auth.timer"].map((f) => path.join(dir, f));
         fs.writeFileSync(files[0], service);
         fs.writeFileSync(files[1], timer);
         const r = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" });
-        const missingProgram = `${REGISTRY_AUTH_RENEWAL.unit}.service: Command ${REGISTRY_AUTH_RENEWAL.program} is not executable: No such file or directory`;
+        const missingProgram = "pulumi-swarm-renew-registry-auth.service: Command /usr/local/sbin/pulumi-swarm-renew-registry-auth is not executable: No such file or directory";
         return `${r.stdout}${r.stderr}`
             .split("\n")
             .filter((l) => l.trim() !== "" && l !== missingProgram)

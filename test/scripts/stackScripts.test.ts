@@ -3,7 +3,7 @@
 // Regenerate on purpose only: UPDATE_GOLDEN=1 npm test -- --grep "stack scripts"
 import * as assert from "assert";
 import { parseImageBuildOutput, renderImageBuild } from "../../components/scripts/imageBuild";
-import { SPEC_FIELDS, parseStackDeployOutput, renderStackDeploy, renderStackRemove } from "../../components/scripts/stack";
+import { parseStackDeployOutput, renderStackDeploy, renderStackRemove } from "../../components/scripts/stack";
 import { goldenScriptTests } from "../golden";
 
 const HASH = "a".repeat(64);
@@ -55,8 +55,12 @@ describe("pure: stack scripts", () => {
         assert.ok(a.includes(`# content sha256: ${HASH}\n`));
         assert.ok(a.includes("stack deploy --compose-file \"$dir/compose.yaml\" --with-registry-auth --prune --resolve-image always web"));
         // The same fields are compared on both sides, service and task.
-        assert.ok(a.includes(`{{with .Spec.TaskTemplate}}${SPEC_FIELDS}{{end}}`));
-        assert.ok(a.includes(`{{with .Spec}}${SPEC_FIELDS}{{end}}`));
+        const fields =
+            "{{json .ContainerSpec.Image}} {{json .ContainerSpec.Command}} {{json .ContainerSpec.Args}} {{json .ContainerSpec.Env}} " +
+            "{{json .ContainerSpec.Labels}} {{json .ContainerSpec.Mounts}} {{json .ContainerSpec.Configs}} {{json .ContainerSpec.Secrets}} " +
+            "{{json .Networks}} {{json .Resources}} {{json .Placement}} {{.ForceUpdate}}";
+        assert.ok(a.includes(`{{with .Spec.TaskTemplate}}${fields}{{end}}`));
+        assert.ok(a.includes(`{{with .Spec}}${fields}{{end}}`));
     });
 
     it("deploy: no login, no private client config, unless a registry login is asked for", () => {

@@ -2,6 +2,7 @@
 // the services that build, the ALB routes a file declares (and none for undeclared ports),
 // the deploy's dependencies, and secrecy of the bundle, the key and registry credentials.
 import * as assert from "assert";
+import { createHash } from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackTarget } from "../../components/target";
@@ -96,7 +97,14 @@ describe("mock: SwarmStack", function () {
         assert.deepStrictEqual(deploy.customTimeouts, { create: "600s", update: "600s", delete: "10m" });
         const script = plain<string>(deploy.inputs.create);
         assert.strictEqual(plain(deploy.inputs.update), script);
-        assert.match(script, new RegExp(`# content sha256: ${await unwrap(stack.contentHash)}\n`));
+        // The content hash, worked out here from the bundle the deploy ships ("<path> <base64>"
+        // lines): sha256 of the lines "<path>\0<sha256 of the file>", so any file's change shows.
+        const sha = (x: string) => createHash("sha256").update(x, "utf8").digest("hex");
+        const shipped = plain<string>(deploy.inputs.stdin).trim().split("\n").map((l) => l.split(" "));
+        assert.deepStrictEqual(shipped.map(([p]) => p), ["compose.yaml", "configs/nginx_conf"]);
+        const hash = sha(shipped.map(([p, b64]) => `${p}\0${sha(Buffer.from(b64, "base64").toString("utf8"))}`).join("\n"));
+        assert.strictEqual(await unwrap(stack.contentHash), hash);
+        assert.ok(script.includes(`\n# content sha256: ${hash}\n`));
         assert.match(plain<string>(deploy.inputs.delete), /^# pulumi-swarm: remove stack web\n/);
     });
 
