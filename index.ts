@@ -69,6 +69,8 @@ function awsEnvironment() {
         managerPrivateIps: cluster.managerPrivateIps,
         workerPublicIps: cluster.workerPublicIps,
         workerPrivateIps: cluster.workerPrivateIps,
+        nodeAmis: cluster.nodeAmis,
+        newNodeAmis: cluster.newNodeAmis,
         nodeSecurityGroupId: cluster.nodeSecurityGroupId,
         vpcId: cluster.vpcId,
         subnetIds: cluster.subnetIds,

@@ -31,7 +31,13 @@ export interface SwarmClusterArgs {
      * @default "ubuntu-24.04"
      */
     readonly os?: string;
-    /** An AMI to use instead of the looked-up one; it must be the `os` above. @default the newest Canonical Ubuntu 24.04 AMI */
+    /**
+     * An AMI to use instead of the looked-up one; it must be the `os` above. A change of it
+     * replaces the nodes. Without it, each node keeps the AMI it was created with: a newer
+     * image published by Canonical reaches new and replaced nodes only (`nodeAmis` and
+     * `newNodeAmis` show the drift; set `amiId` to roll the nodes to one).
+     * @default the newest Canonical Ubuntu 24.04 AMI when the node is created
+     */
     readonly amiId?: pulumi.Input<string>;
     /** Size of each node's encrypted gp3 root volume. @default 30 */
     readonly rootVolumeSizeGiB?: pulumi.Input<number>;
@@ -182,6 +188,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
     public readonly dockerHost: pulumi.Output<string>;
     /** A ready-to-paste command that makes a docker CLI context for this swarm. */
     public readonly dockerContextCommand: pulumi.Output<string>;
+    /** The AMI each node runs, by node key ("manager-0", "worker-1", ...). */
+    public readonly nodeAmis: pulumi.Output<Record<string, string>>;
+    /**
+     * The AMI a node created now would get, per role: `amiId` when given, else the newest
+     * matching Canonical image. Different from `nodeAmis`: the nodes have drifted behind.
+     */
+    public readonly newNodeAmis: pulumi.Output<{ manager: string; worker: string }>;
     /** The bootstrap, for components that run commands on the swarm after it is formed. */
     public readonly bootstrap: SwarmBootstrap;
     /** The load balancer (`<name>-alb`), unless `loadBalancer.enabled` is false. */
@@ -370,8 +383,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
                     },
                     // User data runs only at a node's first boot, and a change of it would stop and
                     // start every node at once (quorum lost, new public IPs) for nothing: it reaches
-                    // new and replaced nodes only.
-                    { parent: this, ignoreChanges: ["userData"] },
+                    // new and replaced nodes only. A looked-up AMI is what the lookup answered when
+                    // the node was created: `ami` forces a new instance, so following the lookup
+                    // would replace every node whenever Canonical publishes an image (pulumi-eks
+                    // #114 does the same); an explicit `amiId` applies.
+                    { parent: this, ignoreChanges: args.amiId === undefined ? ["userData", "ami"] : ["userData"] },
                 ),
             };
         });
@@ -451,6 +467,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this.workerPublicIps = pulumi.all(workers.map((w) => w.publicIp));
         this.workerPrivateIps = pulumi.all(workers.map((w) => w.privateIp));
         this.privateKey = privateKey;
+        this.nodeAmis = pulumi.all(Object.fromEntries(instances.map((i) => [i.placement.key, i.instance.ami])));
+        this.newNodeAmis = pulumi.all([amis.manager, amis.worker]).apply(([manager, worker]) => ({ manager, worker }));
         this.workerJoinToken = this.bootstrap.workerJoinToken;
         this.managerJoinToken = this.bootstrap.managerJoinToken;
         this.dockerHost = pulumi.interpolate`ssh://${sshUser}@${managers[0].publicIp}`;
@@ -465,6 +483,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
             managerPrivateIps: this.managerPrivateIps,
             workerPublicIps: this.workerPublicIps,
             workerPrivateIps: this.workerPrivateIps,
+            nodeAmis: this.nodeAmis,
+            newNodeAmis: this.newNodeAmis,
             privateKey: this.privateKey,
             workerJoinToken: this.workerJoinToken,
             managerJoinToken: this.managerJoinToken,

@@ -174,10 +174,13 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
             assert.strictEqual(g.output("dockerHost"), `ssh://ubuntu@${ip}`);
             assert.strictEqual(g.output("dockerContextCommand"), `docker context create dev --docker host=ssh://ubuntu@${ip} && docker context use dev`);
             assert.strictEqual(g.output("registryAddress"), "123456789012.dkr.ecr.us-east-1.amazonaws.com");
+            // AMI drift: what each node runs, and what a new node would get now.
+            assert.deepStrictEqual(g.output("nodeAmis"), { "manager-0": "ami-0123456789abcdef0", "worker-0": "ami-0123456789abcdef0", "worker-1": "ami-0123456789abcdef0" });
+            assert.deepStrictEqual(g.output("newNodeAmis"), { manager: "ami-0123456789abcdef0", worker: "ami-0123456789abcdef0" });
             for (const secret of ["privateKey", "workerJoinToken", "managerJoinToken"]) {
                 assert.strictEqual(g.out.outputs![secret].secret, true, secret);
             }
-            for (const open of ["loadBalancerUrl", "managerPublicIps", "dockerContextCommand", "registryAddress"]) {
+            for (const open of ["loadBalancerUrl", "managerPublicIps", "dockerContextCommand", "registryAddress", "nodeAmis", "newNodeAmis"]) {
                 assert.strictEqual(g.out.outputs![open].secret, false, open);
             }
         });

@@ -399,6 +399,33 @@ describe("mock: SwarmCluster's AMI lookup (getAmi, answered as EC2 would from a 
         assert.deepStrictEqual(monitor.invokesOf(GET_AMI), []);
         assert.deepStrictEqual(monitor.ofType("aws:ec2/instance:Instance").map((i) => i.inputs.ami), ["ami-0aaaaaaaaaaaaaaaa", "ami-0aaaaaaaaaaaaaaaa"]);
     });
+
+    it("a looked-up AMI is ignored after creation (a newer image replaces no node); an explicit amiId is not", async () => {
+        const auto = await build("drift", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1 });
+        assert.deepStrictEqual(
+            auto.monitor.ofType("aws:ec2/instance:Instance").map((i) => [i.name, i.ignoreChanges]),
+            [
+                ["drift-manager-0", ["userData", "ami"]],
+                ["drift-worker-0", ["userData", "ami"]],
+            ],
+        );
+        const own = await build("pinned", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, amiId: "ami-0aaaaaaaaaaaaaaaa" });
+        assert.deepStrictEqual(
+            own.monitor.ofType("aws:ec2/instance:Instance").map((i) => [i.name, i.ignoreChanges]),
+            [
+                ["pinned-manager-0", ["userData"]],
+                ["pinned-worker-0", ["userData"]],
+            ],
+        );
+    });
+
+    it("outputs the drift: the AMI each node runs, and the AMI a new node of each role would get now", async () => {
+        const { cluster } = await build("amis", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, workerInstanceType: "t4g.small" });
+        assert.deepStrictEqual(await unwrap(cluster.nodeAmis), { "manager-0": "ami-0123456789abcdef0", "worker-0": "ami-0fedcba9876543210" });
+        assert.deepStrictEqual(await unwrap(cluster.newNodeAmis), { manager: "ami-0123456789abcdef0", worker: "ami-0fedcba9876543210" });
+        const own = await build("amis-own", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, amiId: "ami-0aaaaaaaaaaaaaaaa" });
+        assert.deepStrictEqual(await unwrap(own.cluster.newNodeAmis), { manager: "ami-0aaaaaaaaaaaaaaaa", worker: "ami-0aaaaaaaaaaaaaaaa" });
+    });
 });
 
 describe("mock: SwarmCluster's resource options, as the engine gets them", function () {
