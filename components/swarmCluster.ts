@@ -35,7 +35,9 @@ export interface SwarmClusterArgs {
      * An AMI to use instead of the looked-up one; it must be the `os` above. A change of it
      * replaces the nodes. Without it, each node keeps the AMI it was created with: a newer
      * image published by Canonical reaches new and replaced nodes only (`nodeAmis` and
-     * `newNodeAmis` show the drift; set `amiId` to roll the nodes to one).
+     * `newNodeAmis` show the drift; set `amiId` to roll the nodes to one). So a change of
+     * instance type to another CPU architecture (t3 to t4g) needs an `amiId` of that
+     * architecture: the nodes keep the image they were created with.
      * @default the newest Canonical Ubuntu 24.04 AMI when the node is created
      */
     readonly amiId?: pulumi.Input<string>;
