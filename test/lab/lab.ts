@@ -48,7 +48,9 @@
  * (lists every lab host), /etc/hostname, /etc/resolv.conf (a name server that refuses at once);
  * containerd, dockerd (cgroup-parent /<lab id>/lab-<i>) and sshd with their default paths,
  * under tini as the host's PID 1. 127.0.0.1:<sshPort> in the root netns reaches the host's sshd
- * through two socat processes and a unix socket. The lab process itself is reaped by this Node
+ * through two socat processes and a unix socket; the outer socat binds a port the kernel picks
+ * (port 0) and keeps it from then on, and lab.sh reports which (no port is freed and bound again,
+ * so two labs never race for one). The lab process itself is reaped by this Node
  * process and dies with it: if Node dies, its pipe closes and the lab's init exits; the mounts
  * and the state folder are then removed by the 'exit' handler or by the next startLab.
  */
@@ -266,24 +268,6 @@ async function runOk(file: string, args: string[], what: string, opts: RunOption
         throw new Error(`${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
     }
     return r.stdout;
-}
-
-/** Distinct free TCP ports on 127.0.0.1 (held open together, so they differ). */
-async function freePorts(n: number): Promise<number[]> {
-    const servers = await Promise.all(
-        Array.from(
-            { length: n },
-            () =>
-                new Promise<net.Server>((resolve, reject) => {
-                    const s = net.createServer();
-                    s.once("error", reject);
-                    s.listen(0, "127.0.0.1", () => resolve(s));
-                }),
-        ),
-    );
-    const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    return ports;
 }
 
 function procStartTime(pid: number): string | undefined {
@@ -541,15 +525,20 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
             await sleep(10);
         }
 
-        const ports = await freePorts(n);
         const inLab = (args: string[], what: string) =>
             runOk("nsenter", [`--pid=${ns("lab.pid")}`, "--", "bash", script, ...args], what, {
                 timeoutMs: 180_000,
             });
-        await Promise.all([
+        // Each host-up prints "sshport <port>": the port its forwarder bound and holds.
+        const [, ...hostUps] = await Promise.all([
             inLab(["ctl-up", id], "starting the registry"),
-            ...ports.map((port, i) => inLab(["host-up", id, String(i + 1), String(port)], `starting lab-${i + 1}`)),
+            ...Array.from({ length: n }, (_, i) => inLab(["host-up", id, String(i + 1)], `starting lab-${i + 1}`)),
         ]);
+        const ports = hostUps.map((out, i) => {
+            const m = /^sshport (\d+)$/m.exec(out);
+            if (!m) throw new Error(`starting lab-${i + 1}: lab.sh host-up reported no SSH port; it printed: ${JSON.stringify(out)}`);
+            return Number(m[1]);
+        });
 
         lab.privateKey = fs.readFileSync(path.join(stateDir, "id_ed25519"), "utf8");
         for (let i = 0; i < n; i++) {
