@@ -180,33 +180,42 @@ describe("lab: hosts", function () {
     it("teardown leaves no processes, mounts, namespaces, veths, cgroups or folders", async function () {
         const lab = L();
         const nsDir = path.join(lab.stateDir, "ns");
-        const inodes = new Set(fs.readdirSync(nsDir).map((f) => fs.statSync(path.join(nsDir, f)).ino));
+        const nsFiles = fs.readdirSync(nsDir).map((f) => path.join(nsDir, f));
+        const inodes = new Set(nsFiles.map((f) => fs.statSync(f).ino));
         assert.strictEqual(inodes.size, 2 + 5 * 3, "ctl.net, lab.pid and 5 namespaces per host");
-        const inUseBefore = namespaceInodesInUse();
-        assert.ok([...inodes].some((i) => inUseBefore.has(i)), "the lab's namespaces are in use before");
-        assert.notDeepStrictEqual(await lab.leftovers(), []);
-        const vethsBefore = rootVeths();
+        // Held open across the teardown: a namespace lives while a file descriptor refers to it,
+        // so its inode number cannot be given to a namespace made meanwhile (the kernel hands out
+        // the lowest free number at once, to another lab's dockerd, say) and be taken for ours.
+        const held = nsFiles.map((f) => fs.openSync(f, "r"));
+        try {
+            const inUseBefore = namespaceInodesInUse();
+            assert.ok([...inodes].some((i) => inUseBefore.has(i)), "the lab's namespaces are in use before");
+            assert.notDeepStrictEqual(await lab.leftovers(), []);
+            const vethsBefore = rootVeths();
 
-        await lab.teardown();
-        console.log(`    lab: teardown took ${lab.timings.teardownMs} ms`);
+            await lab.teardown();
+            console.log(`    lab: teardown took ${lab.timings.teardownMs} ms`);
 
-        assert.deepStrictEqual(await lab.leftovers(), []);
-        const inUse = namespaceInodesInUse();
-        assert.deepStrictEqual([...inodes].filter((i) => inUse.has(i)), [], "no process in a lab namespace");
-        assert.deepStrictEqual(nsfsMountsOf(inodes), [], "no mount holds a lab namespace");
-        assert.deepStrictEqual(
-            fs
-                .readFileSync("/proc/self/mountinfo", "utf8")
-                .split("\n")
-                .map((l) => l.split(" ")[4])
-                .filter((m) => m === lab.stateDir || m?.startsWith(`${lab.stateDir}/`)),
-            [],
-        );
-        assert.ok(!fs.existsSync(lab.stateDir), "the state folder is gone");
-        assert.deepStrictEqual(rootVeths(), vethsBefore, "no veth in the root namespace");
-        const cgroups = fs.readdirSync("/sys/fs/cgroup").filter((h) => fs.existsSync(`/sys/fs/cgroup/${h}/${lab.id}`));
-        assert.deepStrictEqual(cgroups, []);
-        const processes = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
-        assert.ok(!processes.includes(`${lab.stateDir}/`), "no process mentions the lab's folder");
+            assert.deepStrictEqual(await lab.leftovers(), []);
+            const inUse = namespaceInodesInUse();
+            assert.deepStrictEqual([...inodes].filter((i) => inUse.has(i)), [], "no process in a lab namespace");
+            assert.deepStrictEqual(nsfsMountsOf(inodes), [], "no mount holds a lab namespace");
+            assert.deepStrictEqual(
+                fs
+                    .readFileSync("/proc/self/mountinfo", "utf8")
+                    .split("\n")
+                    .map((l) => l.split(" ")[4])
+                    .filter((m) => m === lab.stateDir || m?.startsWith(`${lab.stateDir}/`)),
+                [],
+            );
+            assert.ok(!fs.existsSync(lab.stateDir), "the state folder is gone");
+            assert.deepStrictEqual(rootVeths(), vethsBefore, "no veth in the root namespace");
+            const cgroups = fs.readdirSync("/sys/fs/cgroup").filter((h) => fs.existsSync(`/sys/fs/cgroup/${h}/${lab.id}`));
+            assert.deepStrictEqual(cgroups, []);
+            const processes = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+            assert.ok(!processes.includes(`${lab.stateDir}/`), "no process mentions the lab's folder");
+        } finally {
+            held.forEach((fd) => fs.closeSync(fd));
+        }
     });
 });
