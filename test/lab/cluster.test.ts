@@ -5,19 +5,9 @@ import * as assert from "assert";
 import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
 import { unwrap } from "../mocks";
 import { Deployment, LabEngine, UpResult, placeByRole } from "./engine";
-import { Lab, labUnavailableReason, startLab } from "./lab";
+import { Lab, labOrSkip, startLab } from "./lab";
+import { until } from "./until";
 import { swarmNodes as nodes, swarmState } from "./swarmChecks";
-
-async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
-    const end = Date.now() + seconds * 1000;
-    while (Date.now() < end) {
-        if (await check()) {
-            return;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-    }
-    assert.fail(`${what}: not within ${seconds} s`);
-}
 
 describe("lab: SwarmCluster bootstrap for real over SSH", function () {
     this.timeout(180000);
@@ -27,11 +17,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
     const timings: string[] = [];
 
     before(async function () {
-        const reason = labUnavailableReason();
-        if (reason) {
-            console.log(`    lab tests skipped: ${reason}`);
-            this.skip();
-        }
+        labOrSkip(this);
         lab = await startLab({ hosts: 5, name: "cluster" });
         // managers on hosts 0-2 (lab-1..3), workers on hosts 3-4 (lab-4, lab-5), whatever the counts.
         engine = new LabEngine(lab, placeByRole(3));

@@ -15,6 +15,12 @@
  *
  * API (host numbers are 0-based indexes into `lab.hosts`; hosts are named lab-1, lab-2, ...):
  * - `labUnavailableReason(): string | undefined` why the lab cannot start here, or undefined.
+ * - `labOrSkip(this)`, first in every lab suite's before(): the one place that decides what a
+ *   lab that cannot start means. Where the lab is required (root on Linux, `CI` set, or
+ *   `REQUIRE_LAB=1`: see `labRequiredBecause`) the hook fails, naming what is missing; elsewhere
+ *   it prints the reason and skips the suite (its tests count as skipped, never as passed).
+ * - `inOrder(this)`, in a lab suite's describe(): its tests build on each other in order, so
+ *   `npm test -- --grep <one of them>` runs the whole suite (test/run.js).
  * - `startLab({ hosts, name? }): Promise<Lab>` 1..50 hosts; `name` ([a-z0-9]{1,20}, default
  *   "lab") names the state folder /tmp/pulumi-swarm-lab-<name>-<pid>. It first removes what a
  *   crashed earlier run with the same name left behind, and refuses to start when a live process
@@ -195,6 +201,48 @@ let unavailable: { reason: string | undefined } | undefined;
 export function labUnavailableReason(): string | undefined {
     if (!unavailable) unavailable = { reason: computeUnavailableReason() };
     return unavailable.reason;
+}
+
+/**
+ * Why a lab that cannot start must fail the run here rather than skip, or undefined where
+ * skipping (with the reason printed) is right: as root on Linux the lab is expected to work,
+ * and CI (`CI` set, as GitHub Actions and most CI services set it) or `REQUIRE_LAB=1` ask for
+ * it explicitly. `npm test -- --no-lab` leaves the lab suites out altogether.
+ */
+export function labRequiredBecause(env: NodeJS.ProcessEnv = process.env): string | undefined {
+    const set = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
+    if (env.REQUIRE_LAB === "1") return "REQUIRE_LAB=1 is set";
+    if (set(env.CI)) return `CI is set (CI=${env.CI})`;
+    if (process.platform === "linux" && process.getuid?.() === 0) return "this is root on Linux, where the lab must run";
+    return undefined;
+}
+
+/**
+ * The one rule for a lab that cannot start, called first in every lab suite's before():
+ * returns when the lab can start; throws (failing the hook, hence the run) when it cannot and
+ * is required here (labRequiredBecause); otherwise prints why and skips the suite.
+ */
+export function labOrSkip(ctx: Mocha.Context): void {
+    const reason = labUnavailableReason();
+    if (!reason) return;
+    const required = labRequiredBecause();
+    if (required) {
+        throw new Error(`the lab cannot start: ${reason}. It must run here because ${required}; use \`npm test -- --no-lab\` to leave the lab out on purpose.`);
+    }
+    console.log(`    lab: skipped: ${reason}`);
+    ctx.skip();
+}
+
+/** The property test/run.js looks for on a suite whose tests run in order (see inOrder). */
+export const IN_ORDER = "pulumiSwarmInOrder";
+
+/**
+ * Marks a suite whose tests build on each other, in order (a later test uses what an earlier
+ * one made). test/run.js widens `--grep` to every test of such a suite when it selects any of
+ * them, so that one test's title runs the suite up to it and on, never that test alone.
+ */
+export function inOrder(suite: Mocha.Suite): void {
+    (suite as unknown as Record<string, boolean>)[IN_ORDER] = true;
 }
 
 function computeUnavailableReason(): string | undefined {

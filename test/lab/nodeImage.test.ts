@@ -10,7 +10,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client, ClientChannel } from "ssh2";
-import { ExecResult, Lab, labUnavailableReason, startLab } from "./lab";
+import { ExecResult, Lab, inOrder, labOrSkip, startLab } from "./lab";
+import { until } from "./until";
 import { labRootfs } from "./images";
 import { LAB_NODE_BASE_IMAGE, LAB_NODE_BASE_PACKAGES, LAB_NODE_BASE_ROOTFS } from "./nodeBase";
 import { repoRoot } from "../paths";
@@ -118,21 +119,6 @@ function capabilitiesMissingHere(): string[] {
     return names.slice(0, last + 1).filter((_, i) => (bnd & (1n << BigInt(i))) === 0n);
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last = "";
-    for (;;) {
-        try {
-            const v = await probe();
-            if (v !== undefined) return v;
-        } catch (e) {
-            last = (e as Error).message;
-        }
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-        await new Promise((r) => setTimeout(r, 500));
-    }
-}
-
 /**
  * `--privileged`, or where this machine's root lacks capabilities, the nearest the lab can
  * give: every capability it has, no seccomp or AppArmor profile, /proc unmasked and writable
@@ -149,6 +135,11 @@ function privilege(missing: string[]): string[] {
     ];
 }
 
+/** until(), where a probe that throws (SSH while sshd starts, say) means "not yet". */
+function retrying<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
+    return until(what, seconds, probe, { retryErrors: true });
+}
+
 function newKey(dir: string, name: string): { privateKey: string; publicKey: string } {
     const file = path.join(dir, name);
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file]);
@@ -156,6 +147,8 @@ function newKey(dir: string, name: string): { privateKey: string; publicKey: str
 }
 
 describe("lab: the local environment's node image (Docker-in-Docker + sshd)", function () {
+    // In order: the first test builds the image every later test runs.
+    inOrder(this);
     this.timeout(120_000);
     let lab: Lab | undefined;
     let keyDir = "";
@@ -192,11 +185,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
 
     before(async function () {
         this.timeout(25 * 60_000); // a cold base downloads from Debian's mirror
-        const reason = labUnavailableReason();
-        if (reason) {
-            console.log(`    lab: skipped: ${reason}`);
-            this.skip();
-        }
+        labOrSkip(this);
         keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-swarm-node-keys-"));
         key = newKey(keyDir, "node-admin");
         lab = await startLab({ hosts: 1, name: "localnode" });
@@ -272,13 +261,13 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         ]);
         await writableCgroups("node", missing);
         // The node's host key, read by the engine (not over SSH) so that SSH can check it.
-        const hostKey = await until("the node's host key", 60_000, async () => {
+        const hostKey = await retrying("the node's host key", 60, async () => {
             const r = await docker(L(), ["exec", "node", "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
             return r.code === 0 && r.stdout.startsWith("ssh-ed25519 ") ? r.stdout.trim() : undefined;
         });
         const ssh = (cmd: string) => sshToNode(L(), SSH_PORT, key.privateKey, hostKey, cmd);
 
-        const who = await until("sshd on the node", 60_000, async () => {
+        const who = await retrying("sshd on the node", 60, async () => {
             const r = await ssh("id -un; hostname");
             return r.code === 0 ? r.stdout : undefined;
         });
@@ -297,7 +286,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         ]);
 
         // The inner engine, over SSH as SwarmBootstrap uses it.
-        const info = await until("the inner Docker engine", 90_000, async () => {
+        const info = await retrying("the inner Docker engine", 90, async () => {
             const r = await ssh("docker info --format '{{.ServerVersion}}|{{.Driver}}|{{json .RegistryConfig.IndexConfigs}}'");
             return r.code === 0 ? r.stdout.trim() : undefined;
         });
@@ -344,7 +333,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
             ]);
             await writableCgroups(n.name, missing);
             hostKeys.push(
-                await until(`${n.name}'s host key`, 60_000, async () => {
+                await retrying(`${n.name}'s host key`, 60, async () => {
                     const r = await docker(L(), ["exec", n.name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
                     return r.code === 0 && r.stdout.startsWith("ssh-ed25519 ") ? r.stdout.trim() : undefined;
                 }),
@@ -356,7 +345,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
             return r.stdout;
         };
         for (let i = 0; i < nodes.length; i++) {
-            await until(`${nodes[i].name}'s engine over SSH`, 90_000, async () => {
+            await retrying(`${nodes[i].name}'s engine over SSH`, 90, async () => {
                 const r = await sshToNode(L(), nodes[i].port, key.privateKey, hostKeys[i], "docker info --format '{{.ServerVersion}}'");
                 return r.code === 0 ? r.stdout : undefined;
             });
@@ -364,7 +353,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         await ssh(0, `docker swarm init --advertise-addr ${nodes[0].address} >/dev/null`);
         const token = (await ssh(0, "docker swarm join-token -q worker")).trim();
         await ssh(1, `docker swarm join --token ${token} --advertise-addr ${nodes[1].address} ${nodes[0].address}:2377 >/dev/null`);
-        const members = await until("both nodes Ready", 60_000, async () => {
+        const members = await retrying("both nodes Ready", 60, async () => {
             const out = (await ssh(0, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")).trim().split("\n").map((l) => l.trimEnd()).sort();
             return out.length === 2 && out.every((l) => / Ready/.test(l)) ? out : undefined;
         });
@@ -373,7 +362,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         assert.deepStrictEqual(addrs, ["node-a 10.213.0.11", "node-b 10.213.0.12"]);
         // A global service: each node's engine pulls the image from the registry and runs a task.
         await ssh(0, `docker service create --detach --name hello --mode global ${registry}/lab/busybox:node sleep 300 >/dev/null`);
-        const tasks = await until("a running task on each node", 90_000, async () => {
+        const tasks = await retrying("a running task on each node", 90, async () => {
             const out = (await ssh(0, "docker service ps hello --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).trim().split("\n").sort();
             return out.length === 2 && out.every((l) => / Running /.test(l)) ? out.map((l) => l.split(" ")[0]) : undefined;
         });

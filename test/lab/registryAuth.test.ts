@@ -10,11 +10,13 @@
 // - a task placed after the renewal on a node without the image pulls and runs.
 import * as assert from "assert";
 import { renderRegistryAuthRenewal } from "../../components/scripts/registryAuth";
-import { AUTH_REGISTRY, Lab, labUnavailableReason, startLab } from "./lab";
+import { AUTH_REGISTRY, Lab, inOrder, labOrSkip, startLab } from "./lab";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("lab: registry credentials renewed without restarting tasks", function () {
+    // In order: the expiry, then the renewal, then a pull with the renewed credentials.
+    inOrder(this);
     this.timeout(600000);
     let lab: Lab | undefined;
 
@@ -48,7 +50,7 @@ describe("lab: registry credentials renewed without restarting tasks", function 
     const version = (svc: string) => sh(0, `docker service inspect ${svc} --format '{{.Version.Index}}'`);
 
     before(async function () {
-        if (labUnavailableReason()) this.skip();
+        labOrSkip(this);
         lab = await startLab({ hosts: 3, name: "regauth" });
         const manager = lab.hosts[0].privateAddress;
         await sh(0, `docker swarm init --advertise-addr ${manager}`);

@@ -9,12 +9,14 @@ import * as assert from "assert";
 import type { SwarmBootstrap as SwarmBootstrapType } from "../../components/swarmBootstrap";
 import { Deployment, LabEngine } from "./engine";
 import { labWebImage } from "./images";
-import { Lab, labUnavailableReason, startLab } from "./lab";
+import { Lab, inOrder, labOrSkip, startLab } from "./lab";
 import { WEB_COMPOSE, labSh, labSwarmHosts, labWebVariables, stackTasks } from "./swarmChecks";
 
 const WEB = WEB_COMPOSE;
 
 describe("lab: compose stacks on a real swarm", function () {
+    // In order: the first test deploys the stack that the later ones change and delete.
+    inOrder(this);
     this.timeout(600000);
     let lab: Lab | undefined;
     let engine: LabEngine;
@@ -22,10 +24,7 @@ describe("lab: compose stacks on a real swarm", function () {
     let image: string;
 
     before(async function () {
-        const reason = labUnavailableReason();
-        if (reason) {
-            this.skip();
-        }
+        labOrSkip(this);
         lab = await startLab({ hosts: 3, name: "stack" });
         engine = new LabEngine(lab, undefined, 0);
         image = await labWebImage(lab);
