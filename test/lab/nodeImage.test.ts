@@ -13,7 +13,7 @@ import { Client, ClientChannel } from "ssh2";
 import { ExecResult, Lab, inOrder, labOrSkip, startLab } from "./lab";
 import { until } from "./until";
 import { labRootfs } from "./images";
-import { LAB_NODE_BASE_IMAGE, LAB_NODE_BASE_PACKAGES, LAB_NODE_BASE_ROOTFS } from "./nodeBase";
+import { LAB_NODE_BASE_IMAGE, LAB_NODE_BASE_ROOTFS } from "./nodeBase";
 import { repoRoot } from "../paths";
 
 const NODE_CONTEXT = path.join(repoRoot, "local", "node");
@@ -38,6 +38,26 @@ function docker(lab: Lab, args: string[], timeoutMs = 600_000): Promise<ExecResu
             resolve({ code: code ?? 1, stdout, stderr });
         });
     });
+}
+
+/**
+ * `docker run --rm <args>` whose output is read from the container's log after it has exited:
+ * an attached run of a container that exits at once can lose its output (seen here: an empty
+ * stdout from `ls | grep -c`).
+ */
+async function runToEnd(lab: Lab, args: string[]): Promise<ExecResult> {
+    const created = await docker(lab, ["run", "-d", ...args]);
+    assert.strictEqual(created.code, 0, `docker run -d ${args.join(" ")}\n${created.stderr}`);
+    const id = created.stdout.trim();
+    try {
+        const waited = await docker(lab, ["wait", id]);
+        assert.strictEqual(waited.code, 0, waited.stderr);
+        const logs = await docker(lab, ["logs", id]);
+        assert.strictEqual(logs.code, 0, logs.stderr);
+        return { code: Number(waited.stdout.trim()), stdout: logs.stdout, stderr: logs.stderr };
+    } finally {
+        await docker(lab, ["rm", "-f", id]);
+    }
 }
 
 /**
@@ -221,21 +241,43 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         assert.deepStrictEqual(Object.keys(inspect[0].Config.Volumes), ["/var/lib/docker"]);
         assert.deepStrictEqual(Object.keys(inspect[0].Config.ExposedPorts), ["22/tcp"]);
         // No host key is baked in: each node makes its own.
-        const keys = await dockerOk(["run", "--rm", "--entrypoint", "sh", NODE_IMAGE, "-c", "ls /etc/ssh/ | grep -c ssh_host_ || true"]);
-        assert.strictEqual(keys.trim(), "0");
-        assert.ok(LAB_NODE_BASE_PACKAGES.includes("docker.io"));
+        const keys = await runToEnd(L(), ["--entrypoint", "sh", NODE_IMAGE, "-c", "ls /etc/ssh/ | grep -c ssh_host_ || true"]);
+        assert.deepStrictEqual([keys.code, keys.stdout], [0, "0\n"], keys.stderr);
+        // "As they are": the build installed and removed no package; the node's programs are the
+        // base's Debian packages.
+        const packages = async (image: string) => {
+            const r = await runToEnd(L(), ["--entrypoint", "dpkg-query", image, "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n"]);
+            assert.strictEqual(r.code, 0, r.stderr);
+            return r.stdout.split("\n").filter((l) => l !== "").sort();
+        };
+        const [base, node] = [await packages(LAB_NODE_BASE_IMAGE), await packages(NODE_IMAGE)];
+        assert.deepStrictEqual(node, base);
+        const installed = (name: string) => node.find((l) => l.startsWith(`${name} `));
+        for (const name of ["docker.io", "containerd", "runc", "iptables", "openssh-server", "openssh-client", "tini", "socat"]) {
+            assert.match(installed(name) ?? `${name} missing`, /^\S+ \S+ ii ?$/, `${name} is installed in the node image`);
+        }
+        assert.match(installed("docker.io")!, /^docker\.io 20\.10\./);
     });
 
-    it("runs with --privileged here, or fails for want of capabilities this machine's root lacks", async function () {
+    it("runs with every capability this machine's root has: --privileged, or, where root lacks some and --privileged cannot start, the nearest flags", async function () {
         const missing = capabilitiesMissingHere();
+        // Docker 20.10's --privileged asks runc for every capability the kernel knows: it starts
+        // exactly when this machine's root has them all.
         const r = await docker(L(), ["run", "--rm", "--privileged", "--entrypoint", "true", NODE_IMAGE]);
-        if (missing.length === 0) {
-            assert.strictEqual(r.code, 0, r.stderr);
-        } else {
+        assert.strictEqual(r.code === 0, missing.length === 0, `--privileged exit ${r.code} (${r.stderr.trim()}) while root lacks [${missing.join(", ")}]`);
+        if (missing.length > 0) {
             console.log(`    lab: this machine's root lacks CAP_${missing.join(", CAP_")}: --privileged cannot start here`);
-            assert.strictEqual(r.code, 125);
             assert.match(r.stderr, /unable to apply caps: operation not permitted/);
         }
+        // Either way, the node's processes hold every capability root has here (this process's
+        // bounding set, read from /proc): all of them under --privileged; under the nearest
+        // flags, those of them that Docker 20.10's "ALL" names, CAP_CHOWN (0) to CAP_AUDIT_READ (37).
+        const status = await runToEnd(L(), [...privilege(missing), "--entrypoint", "grep", NODE_IMAGE, "^CapEff:", "/proc/self/status"]);
+        assert.strictEqual(status.code, 0, status.stderr);
+        const last = Number(fs.readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
+        const ownBounding = BigInt("0x" + /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"))![1]);
+        const known = missing.length === 0 ? (1n << BigInt(last + 1)) - 1n : (1n << 38n) - 1n;
+        assert.strictEqual(BigInt("0x" + status.stdout.trim().split(/\s+/)[1]).toString(16), (ownBounding & known).toString(16));
     });
 
     it("refuses to start without an authorized key, naming the variable", async function () {
