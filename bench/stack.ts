@@ -114,6 +114,24 @@ export async function stackBench(): Promise<void> {
             `  ratio component/bare: median of pairs ${median(ratios).toFixed(2)} (range ${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)}; goal: at most 1.3)`,
         );
         console.log(`  all runs: component ${c.join(", ")} ms; bare ${b.join(", ")} ms`);
+
+        // A stack that cannot converge fails once its timeout is out and its first deploy is
+        // removed again. The lab stack test checks the failure and its message; its time is here.
+        const t = Date.now();
+        const broken = await engine.up(async () => {
+            const { SwarmStack } = await import("../components/swarmStack");
+            new SwarmStack("broken", {
+                target: { clusterName: "bench", manager: lab.connection(0), ready: [] },
+                composeContent: `services:\n  app:\n    image: ${lab.registry}/no/such-image:1\n`,
+                resolveImage: "never",
+                convergeTimeoutSeconds: 15,
+            });
+        });
+        const brokenMs = Date.now() - t;
+        if (!broken.failures.some((f) => f.name === "broken-deploy")) {
+            throw new Error(`the stack with no image did not fail: ${JSON.stringify(broken.failures)}`);
+        }
+        console.log(`A stack that cannot converge (convergeTimeoutSeconds 15): failed after ${brokenMs} ms (goal: under 35000 ms, the timeout and the removal of its first deploy)`);
     } finally {
         await lab.teardown();
     }

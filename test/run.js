@@ -4,6 +4,10 @@
 //   npm test                    all suites (pure, mock and, as root on Linux, lab)
 //   npm test -- --grep lab      only tests whose title matches
 //   npm test -- --no-lab        everything but the lab suites
+// A lab suite whose tests run in order (inOrder in test/lab/lab.ts) runs whole when --grep
+// selects any of its tests. Lab tests that did not run (skipped, or after a failed hook) count
+// as skipped in the closing line, never as passed; whether a lab that cannot start skips or
+// fails is decided in one place, labOrSkip in test/lab/lab.ts.
 "use strict";
 const { spawnSync } = require("child_process");
 const fs = require("fs");
@@ -46,28 +50,74 @@ function specs(dir) {
     }
     return out.sort();
 }
-const files = specs(path.join(root, "bin", "test")).filter((f) => !(noLab && f.includes(`${path.sep}lab${path.sep}`)));
+const isLab = (f) => f.includes(`${path.sep}lab${path.sep}`);
+const all = specs(path.join(root, "bin", "test"));
+const files = all.filter((f) => !(noLab && isLab(f)));
 // Lab suites last: the pure and mock layers answer in seconds.
-files.sort((a, b) => Number(a.includes(`${path.sep}lab${path.sep}`)) - Number(b.includes(`${path.sep}lab${path.sep}`)));
+files.sort((a, b) => Number(isLab(a)) - Number(isLab(b)));
 files.forEach((f) => mocha.addFile(f));
 
-console.log(`\n== tests: ${files.length} spec files`);
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-const runner = mocha.run((failures) => {
-    const total = passed + failed + skipped;
-    console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
-    if (total === 0 || passed === 0) {
-        console.log("no test passed: that is a failure");
-        process.exit(1);
+/** Every test of a suite whose tests run in order, when --grep selects any of them. */
+function widenGrepToOrderedSuites(re) {
+    const { IN_ORDER } = require(path.join(root, "bin", "test", "lab", "lab.js"));
+    const extra = [];
+    const walk = (suite) => {
+        if (suite[IN_ORDER]) {
+            const tests = [];
+            const collect = (s) => {
+                tests.push(...s.tests);
+                s.suites.forEach(collect);
+            };
+            collect(suite);
+            if (tests.some((t) => re.test(t.fullTitle())) && !tests.every((t) => re.test(t.fullTitle()))) {
+                console.log(`== --grep: "${suite.fullTitle()}" runs its tests in order: all ${tests.length} of them run`);
+                extra.push(...tests.map((t) => t.fullTitle()));
+            }
+            return;
+        }
+        suite.suites.forEach(walk);
+    };
+    walk(mocha.suite);
+    if (extra.length === 0) return;
+    const escape = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    mocha.grep(new RegExp(`${re.source}|^(?:${extra.map(escape).join("|")})$`, re.flags));
+}
+
+async function main() {
+    await mocha.loadFilesAsync();
+    if (grep) widenGrepToOrderedSuites(mocha.options.grep);
+    console.log(`\n== tests: ${files.length} spec files`);
+    const labLeftOut = all.filter(isLab).length;
+    if (noLab) {
+        console.log(`== lab: not run (--no-lab): its ${labLeftOut} spec files are left out`);
     }
-    process.exit(failures > 0 ? 1 : 0);
+    let passed = 0;
+    let failed = 0;
+    let failedTests = 0;
+    let pending = 0;
+    const runner = mocha.run((failures) => {
+        // Tests that never ran (their suite's before() hook failed) are skipped, not passed.
+        const notRun = Math.max(0, runner.total - passed - failedTests - pending);
+        const skipped = pending + notRun;
+        if (notRun > 0) console.log(`\n${notRun} tests did not run because a hook before them failed: counted as skipped`);
+        console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+        if (passed + failed + skipped === 0 || passed === 0) {
+            console.log("no test passed: that is a failure");
+            process.exit(1);
+        }
+        process.exit(failures > 0 ? 1 : 0);
+    });
+    runner.on("pass", () => passed++);
+    runner.on("fail", (test) => {
+        // A failing hook counts as a failure too.
+        failed++;
+        if (test.type === "test") failedTests++;
+    });
+    runner.on("pending", () => pending++);
+}
+
+main().catch((e) => {
+    console.error(e);
+    console.log("0 passed, 1 failed");
+    process.exit(1);
 });
-runner.on("pass", () => passed++);
-runner.on("fail", (test) => {
-    // A failing hook counts as a failure too.
-    failed++;
-    void test;
-});
-runner.on("pending", () => skipped++);

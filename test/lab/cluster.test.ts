@@ -5,19 +5,9 @@ import * as assert from "assert";
 import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
 import { unwrap } from "../mocks";
 import { Deployment, LabEngine, UpResult, placeByRole } from "./engine";
-import { Lab, labUnavailableReason, startLab } from "./lab";
+import { Lab, labOrSkip, startLab } from "./lab";
+import { until } from "./until";
 import { swarmNodes as nodes, swarmState } from "./swarmChecks";
-
-async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
-    const end = Date.now() + seconds * 1000;
-    while (Date.now() < end) {
-        if (await check()) {
-            return;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-    }
-    assert.fail(`${what}: not within ${seconds} s`);
-}
 
 describe("lab: SwarmCluster bootstrap for real over SSH", function () {
     this.timeout(180000);
@@ -27,11 +17,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
     const timings: string[] = [];
 
     before(async function () {
-        const reason = labUnavailableReason();
-        if (reason) {
-            console.log(`    lab tests skipped: ${reason}`);
-            this.skip();
-        }
+        labOrSkip(this);
         lab = await startLab({ hosts: 5, name: "cluster" });
         // managers on hosts 0-2 (lab-1..3), workers on hosts 3-4 (lab-4, lab-5), whatever the counts.
         engine = new LabEngine(lab, placeByRole(3));
@@ -226,10 +212,32 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         assert.deepStrictEqual((await nodes(lab)).map((x) => x.hostname), ["lab-1", "lab-2", "lab-3", "lab-4"]);
     });
 
-    it("fault: with one of 3 managers' dockerd stopped, a new service converges; restarted, it is Reachable again", async () => {
-        ok(await up({}));
+    it("fault: with one of 3 managers' dockerd stopped, a run that adds a worker and one that removes it succeed, and a new service converges; restarted, the manager is Reachable again", async () => {
+        const first = ok(await up({ workerCount: 1 }));
         await lab.stopDocker(2);
         await until("lab-3 seen down", 30, async () => (await nodes(lab)).find((x) => x.hostname === "lab-3")?.status === "down");
+
+        // The component acts while the manager is down: a worker joins ...
+        const added = await up({ workerCount: 2 }, first, "add a worker, a manager down");
+        const two = ok(added);
+        assert.deepStrictEqual(added.steps.map((s) => `${s.op} ${s.name}`).sort(), ["create lab-swarm-join-worker-1", "create lab-swarm-member-worker-1"]);
+        assert.deepStrictEqual(
+            (await nodes(lab)).map((r) => `${r.hostname} ${r.status} ${r.manager}`),
+            ["lab-1 ready leader", "lab-2 ready reachable", "lab-3 down unreachable", "lab-4 ready worker", "lab-5 ready worker"],
+        );
+        // ... and leaves again.
+        const removed = await up({ workerCount: 1 }, two, "remove a worker, a manager down");
+        ok(removed);
+        assert.deepStrictEqual(
+            removed.steps.map((s) => `${s.op} ${s.name}`),
+            ["delete lab-swarm-member-worker-1", "delete lab-swarm-join-worker-1", "delete lab-swarm-remove-worker-1"],
+        );
+        assert.deepStrictEqual(
+            (await nodes(lab)).map((r) => `${r.hostname} ${r.status} ${r.manager}`),
+            ["lab-1 ready leader", "lab-2 ready reachable", "lab-3 down unreachable", "lab-4 ready worker"],
+        );
+        assert.match(await swarmState(lab, 4), /^inactive/);
+
         const svc = await lab.exec(
             0,
             "docker service create -d --name during-fault --replicas 3 --no-resolve-image --stop-grace-period 1s lab/busybox:latest sleep 100000",

@@ -9,7 +9,7 @@ import type { HostSwarm as HostSwarmType } from "../../components/hostSwarm";
 import { unwrap } from "../mocks";
 import { Deployment, LabEngine } from "./engine";
 import { labWebImage } from "./images";
-import { Lab, labUnavailableReason, startLab } from "./lab";
+import { Lab, inOrder, labOrSkip, startLab } from "./lab";
 import { WEB_COMPOSE, labSh, labSwarmHosts, labWebVariables, stackTasks, swarmState } from "./swarmChecks";
 
 const OPS_COMPOSE = (image: string) => `services:
@@ -23,6 +23,8 @@ const OPS_COMPOSE = (image: string) => `services:
 `;
 
 describe("lab: HostSwarm on hosts you already have, with a stack, for real over SSH", function () {
+    // In order: the first test's run forms the swarm and the stacks the later tests read and tear down.
+    inOrder(this);
     this.timeout(600000);
     let lab: Lab | undefined;
     let engine: LabEngine;
@@ -31,11 +33,7 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
     let deployment: Deployment | undefined;
 
     before(async function () {
-        const reason = labUnavailableReason();
-        if (reason) {
-            console.log(`    lab tests skipped: ${reason}`);
-            this.skip();
-        }
+        labOrSkip(this);
         lab = await startLab({ hosts: 3, name: "hostswarm" });
         // No hostFor: an EC2 instance in the program would fail the run.
         engine = new LabEngine(lab, undefined, 0);

@@ -6,8 +6,10 @@
 #   lab.sh ctl-up ID               registry in the control netns          (inside the lab PID ns)
 #   lab.sh auth-registry ID PASS   (re)start a second registry that takes user "pulumi" with
 #                                  password PASS only, on $PREFIX.2:5001    (inside the lab PID ns)
-#   lab.sh host-up ID I PORT       namespaces, network, containerd, dockerd, sshd, image,
-#                                  forwarder 127.0.0.1:PORT -> sshd        (inside the lab PID ns)
+#   lab.sh host-up ID I            namespaces, network, containerd, dockerd, sshd, image,
+#                                  forwarder 127.0.0.1:<port> -> sshd on a port the kernel
+#                                  picks and the forwarder holds; prints "sshport <port>"
+#                                                                          (inside the lab PID ns)
 #   lab.sh down ID                 kill, unmount, remove: leaves nothing behind (idempotent)
 #   lab.sh leftovers ID            print what of lab ID still exists (nothing when clean)
 #
@@ -278,7 +280,7 @@ exec /usr/bin/docker-init -- sleep infinity'
 
 cmd_host_up() {
     set_paths "$1"
-    local i=$2 port=$3 h addr d f ready fd line gpid
+    local i=$2 port h addr d f ready fd line gpid
     h=$(host_name "$i")
     addr=$(host_addr "$i")
     d=$STATE/hosts/$h
@@ -332,16 +334,34 @@ EOF
     bg "$STATE/fwd/$h.log" nsenter --net="$NS/ctl.net" -- \
         socat "UNIX-LISTEN:$sock,fork,unlink-early,mode=600" "TCP:$addr:22"
     wait_for 10 "forwarder socket of $h" test -S "$sock"
-    bg "$STATE/fwd/$h.log" socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$sock"
-    wait_for 10 "forwarder port $port of $h" port_listening "$port"
+    # Port 0: the kernel picks a free port and socat holds it from the bind on. (A port found
+    # free, closed and then bound by socat could be taken in between, by another lab say.)
+    bg "$STATE/fwd/$h.log" socat "TCP-LISTEN:0,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$sock"
+    wait_for 10 "forwarder port of $h" forwarder_port "$sock"
+    port=$(forwarder_port "$sock")
     # $STATE/fwd/<host>-docker.sock (root netns, mode 600) -> the host's /run/docker.sock: a
     # docker CLI outside the lab uses it as a build machine uses its engine.
     bg "$STATE/fwd/$h.log" socat "UNIX-LISTEN:$STATE/fwd/$h-docker.sock,fork,unlink-early,mode=600" \
         "EXEC:nsenter --mount=$NS/$h.mnt -- socat STDIO UNIX-CONNECT\:/run/docker.sock"
     wait_for 10 "docker socket forwarder of $h" test -S "$STATE/fwd/$h-docker.sock"
+    echo "sshport $port"
 }
 
-port_listening() { [[ -n $(ss -Hltn "src 127.0.0.1 and sport = :$1") ]]; }
+# forwarder_port SOCK: the 127.0.0.1 port on which the socat that forwards to SOCK listens
+# (ss -p names the listener's PID; its command line names SOCK); fails while there is none.
+forwarder_port() {
+    local line port pid
+    while read -r line; do
+        [[ $line =~ 127\.0\.0\.1:([0-9]+)\ .*pid=([0-9]+), ]] || continue
+        port=${BASH_REMATCH[1]}
+        pid=${BASH_REMATCH[2]}
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "UNIX-CONNECT:$1"; then
+            echo "$port"
+            return 0
+        fi
+    done < <(ss -Hltnp 'src 127.0.0.1')
+    return 1
+}
 
 # Inode numbers of every namespace file of the lab (empty when its state folder is gone).
 ns_inodes() {

@@ -4,7 +4,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { execFileSync } from "child_process";
-import { Lab, labUnavailableReason, startLab } from "./lab";
+import { Lab, inOrder, labOrSkip, startLab } from "./lab";
+import { until } from "./until";
 
 /** Inode numbers of the namespaces a process holds: "net:[4026532288]" -> 4026532288. */
 function namespaceInodesInUse(): Set<number> {
@@ -46,17 +47,9 @@ function rootVeths(): string[] {
         .filter((l) => l.trim() !== "");
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await probe();
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 250));
-    }
-}
-
 describe("lab: hosts", function () {
+    // In order: the swarm formed by one test carries the service of the next; teardown is last.
+    inOrder(this);
     this.timeout(60_000);
     let lab: Lab | undefined;
     const L = (): Lab => {
@@ -66,11 +59,7 @@ describe("lab: hosts", function () {
 
     before(async function () {
         this.timeout(180_000);
-        const reason = labUnavailableReason();
-        if (reason) {
-            console.log(`    lab: skipped: ${reason}`);
-            this.skip();
-        }
+        labOrSkip(this);
         lab = await startLab({ hosts: 3, name: "labtest" });
         console.log(`    lab: started ${lab.hosts.length} hosts in ${lab.timings.startMs} ms (${lab.stateDir})`);
     });
@@ -126,7 +115,7 @@ describe("lab: hosts", function () {
         assert.strictEqual(j2.code, 0, j2.stderr);
         const j3 = await L().ssh(2, `docker swarm join --token ${workerToken} --advertise-addr ${h3.privateAddress} ${h1.privateAddress}:2377`);
         assert.strictEqual(j3.code, 0, j3.stderr);
-        const nodes = await until("3 Ready nodes", 30_000, async () => {
+        const nodes = await until("3 Ready nodes", 30, async () => {
             const r = await L().ssh(0, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'");
             const lines = r.stdout.trim().split("\n").sort();
             return lines.length === 3 && lines.every((l) => / Ready/.test(l)) ? lines : undefined;
@@ -144,7 +133,7 @@ describe("lab: hosts", function () {
         assert.strictEqual(create.code, 0, create.stderr);
         // Asked from inside host 3: the root namespace has no route into the lab.
         for (const h of L().hosts) {
-            const body = await until(`port 8080 on ${h.name}`, 30_000, async () => {
+            const body = await until(`port 8080 on ${h.name}`, 30, async () => {
                 const r = await L().exec(2, `curl -sf -m 2 http://${h.privateAddress}:8080/`);
                 return r.code === 0 ? r.stdout : undefined;
             });
@@ -180,33 +169,42 @@ describe("lab: hosts", function () {
     it("teardown leaves no processes, mounts, namespaces, veths, cgroups or folders", async function () {
         const lab = L();
         const nsDir = path.join(lab.stateDir, "ns");
-        const inodes = new Set(fs.readdirSync(nsDir).map((f) => fs.statSync(path.join(nsDir, f)).ino));
+        const nsFiles = fs.readdirSync(nsDir).map((f) => path.join(nsDir, f));
+        const inodes = new Set(nsFiles.map((f) => fs.statSync(f).ino));
         assert.strictEqual(inodes.size, 2 + 5 * 3, "ctl.net, lab.pid and 5 namespaces per host");
-        const inUseBefore = namespaceInodesInUse();
-        assert.ok([...inodes].some((i) => inUseBefore.has(i)), "the lab's namespaces are in use before");
-        assert.notDeepStrictEqual(await lab.leftovers(), []);
-        const vethsBefore = rootVeths();
+        // Held open across the teardown: a namespace lives while a file descriptor refers to it,
+        // so its inode number cannot be given to a namespace made meanwhile (the kernel hands out
+        // the lowest free number at once, to another lab's dockerd, say) and be taken for ours.
+        const held = nsFiles.map((f) => fs.openSync(f, "r"));
+        try {
+            const inUseBefore = namespaceInodesInUse();
+            assert.ok([...inodes].some((i) => inUseBefore.has(i)), "the lab's namespaces are in use before");
+            assert.notDeepStrictEqual(await lab.leftovers(), []);
+            const vethsBefore = rootVeths();
 
-        await lab.teardown();
-        console.log(`    lab: teardown took ${lab.timings.teardownMs} ms`);
+            await lab.teardown();
+            console.log(`    lab: teardown took ${lab.timings.teardownMs} ms`);
 
-        assert.deepStrictEqual(await lab.leftovers(), []);
-        const inUse = namespaceInodesInUse();
-        assert.deepStrictEqual([...inodes].filter((i) => inUse.has(i)), [], "no process in a lab namespace");
-        assert.deepStrictEqual(nsfsMountsOf(inodes), [], "no mount holds a lab namespace");
-        assert.deepStrictEqual(
-            fs
-                .readFileSync("/proc/self/mountinfo", "utf8")
-                .split("\n")
-                .map((l) => l.split(" ")[4])
-                .filter((m) => m === lab.stateDir || m?.startsWith(`${lab.stateDir}/`)),
-            [],
-        );
-        assert.ok(!fs.existsSync(lab.stateDir), "the state folder is gone");
-        assert.deepStrictEqual(rootVeths(), vethsBefore, "no veth in the root namespace");
-        const cgroups = fs.readdirSync("/sys/fs/cgroup").filter((h) => fs.existsSync(`/sys/fs/cgroup/${h}/${lab.id}`));
-        assert.deepStrictEqual(cgroups, []);
-        const processes = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
-        assert.ok(!processes.includes(`${lab.stateDir}/`), "no process mentions the lab's folder");
+            assert.deepStrictEqual(await lab.leftovers(), []);
+            const inUse = namespaceInodesInUse();
+            assert.deepStrictEqual([...inodes].filter((i) => inUse.has(i)), [], "no process in a lab namespace");
+            assert.deepStrictEqual(nsfsMountsOf(inodes), [], "no mount holds a lab namespace");
+            assert.deepStrictEqual(
+                fs
+                    .readFileSync("/proc/self/mountinfo", "utf8")
+                    .split("\n")
+                    .map((l) => l.split(" ")[4])
+                    .filter((m) => m === lab.stateDir || m?.startsWith(`${lab.stateDir}/`)),
+                [],
+            );
+            assert.ok(!fs.existsSync(lab.stateDir), "the state folder is gone");
+            assert.deepStrictEqual(rootVeths(), vethsBefore, "no veth in the root namespace");
+            const cgroups = fs.readdirSync("/sys/fs/cgroup").filter((h) => fs.existsSync(`/sys/fs/cgroup/${h}/${lab.id}`));
+            assert.deepStrictEqual(cgroups, []);
+            const processes = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+            assert.ok(!processes.includes(`${lab.stateDir}/`), "no process mentions the lab's folder");
+        } finally {
+            held.forEach((fd) => fs.closeSync(fd));
+        }
     });
 });

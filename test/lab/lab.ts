@@ -15,6 +15,12 @@
  *
  * API (host numbers are 0-based indexes into `lab.hosts`; hosts are named lab-1, lab-2, ...):
  * - `labUnavailableReason(): string | undefined` why the lab cannot start here, or undefined.
+ * - `labOrSkip(this)`, first in every lab suite's before(): the one place that decides what a
+ *   lab that cannot start means. Where the lab is required (root on Linux, `CI` set, or
+ *   `REQUIRE_LAB=1`: see `labRequiredBecause`) the hook fails, naming what is missing; elsewhere
+ *   it prints the reason and skips the suite (its tests count as skipped, never as passed).
+ * - `inOrder(this)`, in a lab suite's describe(): its tests build on each other in order, so
+ *   `npm test -- --grep <one of them>` runs the whole suite (test/run.js).
  * - `startLab({ hosts, name? }): Promise<Lab>` 1..50 hosts; `name` ([a-z0-9]{1,20}, default
  *   "lab") names the state folder /tmp/pulumi-swarm-lab-<name>-<pid>. It first removes what a
  *   crashed earlier run with the same name left behind, and refuses to start when a live process
@@ -48,7 +54,9 @@
  * (lists every lab host), /etc/hostname, /etc/resolv.conf (a name server that refuses at once);
  * containerd, dockerd (cgroup-parent /<lab id>/lab-<i>) and sshd with their default paths,
  * under tini as the host's PID 1. 127.0.0.1:<sshPort> in the root netns reaches the host's sshd
- * through two socat processes and a unix socket. The lab process itself is reaped by this Node
+ * through two socat processes and a unix socket; the outer socat binds a port the kernel picks
+ * (port 0) and keeps it from then on, and lab.sh reports which (no port is freed and bound again,
+ * so two labs never race for one). The lab process itself is reaped by this Node
  * process and dies with it: if Node dies, its pipe closes and the lab's init exits; the mounts
  * and the state folder are then removed by the 'exit' handler or by the next startLab.
  */
@@ -195,6 +203,48 @@ export function labUnavailableReason(): string | undefined {
     return unavailable.reason;
 }
 
+/**
+ * Why a lab that cannot start must fail the run here rather than skip, or undefined where
+ * skipping (with the reason printed) is right: as root on Linux the lab is expected to work,
+ * and CI (`CI` set, as GitHub Actions and most CI services set it) or `REQUIRE_LAB=1` ask for
+ * it explicitly. `npm test -- --no-lab` leaves the lab suites out altogether.
+ */
+export function labRequiredBecause(env: NodeJS.ProcessEnv = process.env): string | undefined {
+    const set = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
+    if (env.REQUIRE_LAB === "1") return "REQUIRE_LAB=1 is set";
+    if (set(env.CI)) return `CI is set (CI=${env.CI})`;
+    if (process.platform === "linux" && process.getuid?.() === 0) return "this is root on Linux, where the lab must run";
+    return undefined;
+}
+
+/**
+ * The one rule for a lab that cannot start, called first in every lab suite's before():
+ * returns when the lab can start; throws (failing the hook, hence the run) when it cannot and
+ * is required here (labRequiredBecause); otherwise prints why and skips the suite.
+ */
+export function labOrSkip(ctx: Mocha.Context): void {
+    const reason = labUnavailableReason();
+    if (!reason) return;
+    const required = labRequiredBecause();
+    if (required) {
+        throw new Error(`the lab cannot start: ${reason}. It must run here because ${required}; use \`npm test -- --no-lab\` to leave the lab out on purpose.`);
+    }
+    console.log(`    lab: skipped: ${reason}`);
+    ctx.skip();
+}
+
+/** The property test/run.js looks for on a suite whose tests run in order (see inOrder). */
+export const IN_ORDER = "pulumiSwarmInOrder";
+
+/**
+ * Marks a suite whose tests build on each other, in order (a later test uses what an earlier
+ * one made). test/run.js widens `--grep` to every test of such a suite when it selects any of
+ * them, so that one test's title runs the suite up to it and on, never that test alone.
+ */
+export function inOrder(suite: Mocha.Suite): void {
+    (suite as unknown as Record<string, boolean>)[IN_ORDER] = true;
+}
+
 function computeUnavailableReason(): string | undefined {
     if (process.platform !== "linux") return `not Linux (${process.platform})`;
     if (process.getuid?.() !== 0) return "not root (the lab makes namespaces, mounts and veths)";
@@ -266,24 +316,6 @@ async function runOk(file: string, args: string[], what: string, opts: RunOption
         throw new Error(`${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
     }
     return r.stdout;
-}
-
-/** Distinct free TCP ports on 127.0.0.1 (held open together, so they differ). */
-async function freePorts(n: number): Promise<number[]> {
-    const servers = await Promise.all(
-        Array.from(
-            { length: n },
-            () =>
-                new Promise<net.Server>((resolve, reject) => {
-                    const s = net.createServer();
-                    s.once("error", reject);
-                    s.listen(0, "127.0.0.1", () => resolve(s));
-                }),
-        ),
-    );
-    const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    return ports;
 }
 
 function procStartTime(pid: number): string | undefined {
@@ -541,15 +573,20 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
             await sleep(10);
         }
 
-        const ports = await freePorts(n);
         const inLab = (args: string[], what: string) =>
             runOk("nsenter", [`--pid=${ns("lab.pid")}`, "--", "bash", script, ...args], what, {
                 timeoutMs: 180_000,
             });
-        await Promise.all([
+        // Each host-up prints "sshport <port>": the port its forwarder bound and holds.
+        const [, ...hostUps] = await Promise.all([
             inLab(["ctl-up", id], "starting the registry"),
-            ...ports.map((port, i) => inLab(["host-up", id, String(i + 1), String(port)], `starting lab-${i + 1}`)),
+            ...Array.from({ length: n }, (_, i) => inLab(["host-up", id, String(i + 1)], `starting lab-${i + 1}`)),
         ]);
+        const ports = hostUps.map((out, i) => {
+            const m = /^sshport (\d+)$/m.exec(out);
+            if (!m) throw new Error(`starting lab-${i + 1}: lab.sh host-up reported no SSH port; it printed: ${JSON.stringify(out)}`);
+            return Number(m[1]);
+        });
 
         lab.privateKey = fs.readFileSync(path.join(stateDir, "id_ed25519"), "utf8");
         for (let i = 0; i < n; i++) {

@@ -10,9 +10,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client, ClientChannel } from "ssh2";
-import { ExecResult, Lab, labUnavailableReason, startLab } from "./lab";
+import { ExecResult, Lab, inOrder, labOrSkip, startLab } from "./lab";
+import { until } from "./until";
 import { labRootfs } from "./images";
-import { LAB_NODE_BASE_IMAGE, LAB_NODE_BASE_PACKAGES, LAB_NODE_BASE_ROOTFS } from "./nodeBase";
+import { LAB_NODE_BASE_IMAGE, LAB_NODE_BASE_ROOTFS } from "./nodeBase";
 import { repoRoot } from "../paths";
 
 const NODE_CONTEXT = path.join(repoRoot, "local", "node");
@@ -37,6 +38,26 @@ function docker(lab: Lab, args: string[], timeoutMs = 600_000): Promise<ExecResu
             resolve({ code: code ?? 1, stdout, stderr });
         });
     });
+}
+
+/**
+ * `docker run --rm <args>` whose output is read from the container's log after it has exited:
+ * an attached run of a container that exits at once can lose its output (seen here: an empty
+ * stdout from `ls | grep -c`).
+ */
+async function runToEnd(lab: Lab, args: string[]): Promise<ExecResult> {
+    const created = await docker(lab, ["run", "-d", ...args]);
+    assert.strictEqual(created.code, 0, `docker run -d ${args.join(" ")}\n${created.stderr}`);
+    const id = created.stdout.trim();
+    try {
+        const waited = await docker(lab, ["wait", id]);
+        assert.strictEqual(waited.code, 0, waited.stderr);
+        const logs = await docker(lab, ["logs", id]);
+        assert.strictEqual(logs.code, 0, logs.stderr);
+        return { code: Number(waited.stdout.trim()), stdout: logs.stdout, stderr: logs.stderr };
+    } finally {
+        await docker(lab, ["rm", "-f", id]);
+    }
 }
 
 /**
@@ -118,21 +139,6 @@ function capabilitiesMissingHere(): string[] {
     return names.slice(0, last + 1).filter((_, i) => (bnd & (1n << BigInt(i))) === 0n);
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last = "";
-    for (;;) {
-        try {
-            const v = await probe();
-            if (v !== undefined) return v;
-        } catch (e) {
-            last = (e as Error).message;
-        }
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-        await new Promise((r) => setTimeout(r, 500));
-    }
-}
-
 /**
  * `--privileged`, or where this machine's root lacks capabilities, the nearest the lab can
  * give: every capability it has, no seccomp or AppArmor profile, /proc unmasked and writable
@@ -149,6 +155,11 @@ function privilege(missing: string[]): string[] {
     ];
 }
 
+/** until(), where a probe that throws (SSH while sshd starts, say) means "not yet". */
+function retrying<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
+    return until(what, seconds, probe, { retryErrors: true });
+}
+
 function newKey(dir: string, name: string): { privateKey: string; publicKey: string } {
     const file = path.join(dir, name);
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file]);
@@ -156,6 +167,8 @@ function newKey(dir: string, name: string): { privateKey: string; publicKey: str
 }
 
 describe("lab: the local environment's node image (Docker-in-Docker + sshd)", function () {
+    // In order: the first test builds the image every later test runs.
+    inOrder(this);
     this.timeout(120_000);
     let lab: Lab | undefined;
     let keyDir = "";
@@ -192,11 +205,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
 
     before(async function () {
         this.timeout(25 * 60_000); // a cold base downloads from Debian's mirror
-        const reason = labUnavailableReason();
-        if (reason) {
-            console.log(`    lab: skipped: ${reason}`);
-            this.skip();
-        }
+        labOrSkip(this);
         keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-swarm-node-keys-"));
         key = newKey(keyDir, "node-admin");
         lab = await startLab({ hosts: 1, name: "localnode" });
@@ -232,21 +241,43 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         assert.deepStrictEqual(Object.keys(inspect[0].Config.Volumes), ["/var/lib/docker"]);
         assert.deepStrictEqual(Object.keys(inspect[0].Config.ExposedPorts), ["22/tcp"]);
         // No host key is baked in: each node makes its own.
-        const keys = await dockerOk(["run", "--rm", "--entrypoint", "sh", NODE_IMAGE, "-c", "ls /etc/ssh/ | grep -c ssh_host_ || true"]);
-        assert.strictEqual(keys.trim(), "0");
-        assert.ok(LAB_NODE_BASE_PACKAGES.includes("docker.io"));
+        const keys = await runToEnd(L(), ["--entrypoint", "sh", NODE_IMAGE, "-c", "ls /etc/ssh/ | grep -c ssh_host_ || true"]);
+        assert.deepStrictEqual([keys.code, keys.stdout], [0, "0\n"], keys.stderr);
+        // "As they are": the build installed and removed no package; the node's programs are the
+        // base's Debian packages.
+        const packages = async (image: string) => {
+            const r = await runToEnd(L(), ["--entrypoint", "dpkg-query", image, "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n"]);
+            assert.strictEqual(r.code, 0, r.stderr);
+            return r.stdout.split("\n").filter((l) => l !== "").sort();
+        };
+        const [base, node] = [await packages(LAB_NODE_BASE_IMAGE), await packages(NODE_IMAGE)];
+        assert.deepStrictEqual(node, base);
+        const installed = (name: string) => node.find((l) => l.startsWith(`${name} `));
+        for (const name of ["docker.io", "containerd", "runc", "iptables", "openssh-server", "openssh-client", "tini", "socat"]) {
+            assert.match(installed(name) ?? `${name} missing`, /^\S+ \S+ ii ?$/, `${name} is installed in the node image`);
+        }
+        assert.match(installed("docker.io")!, /^docker\.io 20\.10\./);
     });
 
-    it("runs with --privileged here, or fails for want of capabilities this machine's root lacks", async function () {
+    it("runs with every capability this machine's root has: --privileged, or, where root lacks some and --privileged cannot start, the nearest flags", async function () {
         const missing = capabilitiesMissingHere();
+        // Docker 20.10's --privileged asks runc for every capability the kernel knows: it starts
+        // exactly when this machine's root has them all.
         const r = await docker(L(), ["run", "--rm", "--privileged", "--entrypoint", "true", NODE_IMAGE]);
-        if (missing.length === 0) {
-            assert.strictEqual(r.code, 0, r.stderr);
-        } else {
+        assert.strictEqual(r.code === 0, missing.length === 0, `--privileged exit ${r.code} (${r.stderr.trim()}) while root lacks [${missing.join(", ")}]`);
+        if (missing.length > 0) {
             console.log(`    lab: this machine's root lacks CAP_${missing.join(", CAP_")}: --privileged cannot start here`);
-            assert.strictEqual(r.code, 125);
             assert.match(r.stderr, /unable to apply caps: operation not permitted/);
         }
+        // Either way, the node's processes hold every capability root has here (this process's
+        // bounding set, read from /proc): all of them under --privileged; under the nearest
+        // flags, those of them that Docker 20.10's "ALL" names, CAP_CHOWN (0) to CAP_AUDIT_READ (37).
+        const status = await runToEnd(L(), [...privilege(missing), "--entrypoint", "grep", NODE_IMAGE, "^CapEff:", "/proc/self/status"]);
+        assert.strictEqual(status.code, 0, status.stderr);
+        const last = Number(fs.readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
+        const ownBounding = BigInt("0x" + /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"))![1]);
+        const known = missing.length === 0 ? (1n << BigInt(last + 1)) - 1n : (1n << 38n) - 1n;
+        assert.strictEqual(BigInt("0x" + status.stdout.trim().split(/\s+/)[1]).toString(16), (ownBounding & known).toString(16));
     });
 
     it("refuses to start without an authorized key, naming the variable", async function () {
@@ -272,13 +303,13 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         ]);
         await writableCgroups("node", missing);
         // The node's host key, read by the engine (not over SSH) so that SSH can check it.
-        const hostKey = await until("the node's host key", 60_000, async () => {
+        const hostKey = await retrying("the node's host key", 60, async () => {
             const r = await docker(L(), ["exec", "node", "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
             return r.code === 0 && r.stdout.startsWith("ssh-ed25519 ") ? r.stdout.trim() : undefined;
         });
         const ssh = (cmd: string) => sshToNode(L(), SSH_PORT, key.privateKey, hostKey, cmd);
 
-        const who = await until("sshd on the node", 60_000, async () => {
+        const who = await retrying("sshd on the node", 60, async () => {
             const r = await ssh("id -un; hostname");
             return r.code === 0 ? r.stdout : undefined;
         });
@@ -297,7 +328,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         ]);
 
         // The inner engine, over SSH as SwarmBootstrap uses it.
-        const info = await until("the inner Docker engine", 90_000, async () => {
+        const info = await retrying("the inner Docker engine", 90, async () => {
             const r = await ssh("docker info --format '{{.ServerVersion}}|{{.Driver}}|{{json .RegistryConfig.IndexConfigs}}'");
             return r.code === 0 ? r.stdout.trim() : undefined;
         });
@@ -344,7 +375,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
             ]);
             await writableCgroups(n.name, missing);
             hostKeys.push(
-                await until(`${n.name}'s host key`, 60_000, async () => {
+                await retrying(`${n.name}'s host key`, 60, async () => {
                     const r = await docker(L(), ["exec", n.name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
                     return r.code === 0 && r.stdout.startsWith("ssh-ed25519 ") ? r.stdout.trim() : undefined;
                 }),
@@ -356,7 +387,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
             return r.stdout;
         };
         for (let i = 0; i < nodes.length; i++) {
-            await until(`${nodes[i].name}'s engine over SSH`, 90_000, async () => {
+            await retrying(`${nodes[i].name}'s engine over SSH`, 90, async () => {
                 const r = await sshToNode(L(), nodes[i].port, key.privateKey, hostKeys[i], "docker info --format '{{.ServerVersion}}'");
                 return r.code === 0 ? r.stdout : undefined;
             });
@@ -364,7 +395,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         await ssh(0, `docker swarm init --advertise-addr ${nodes[0].address} >/dev/null`);
         const token = (await ssh(0, "docker swarm join-token -q worker")).trim();
         await ssh(1, `docker swarm join --token ${token} --advertise-addr ${nodes[1].address} ${nodes[0].address}:2377 >/dev/null`);
-        const members = await until("both nodes Ready", 60_000, async () => {
+        const members = await retrying("both nodes Ready", 60, async () => {
             const out = (await ssh(0, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")).trim().split("\n").map((l) => l.trimEnd()).sort();
             return out.length === 2 && out.every((l) => / Ready/.test(l)) ? out : undefined;
         });
@@ -373,7 +404,7 @@ describe("lab: the local environment's node image (Docker-in-Docker + sshd)", fu
         assert.deepStrictEqual(addrs, ["node-a 10.213.0.11", "node-b 10.213.0.12"]);
         // A global service: each node's engine pulls the image from the registry and runs a task.
         await ssh(0, `docker service create --detach --name hello --mode global ${registry}/lab/busybox:node sleep 300 >/dev/null`);
-        const tasks = await until("a running task on each node", 90_000, async () => {
+        const tasks = await retrying("a running task on each node", 90, async () => {
             const out = (await ssh(0, "docker service ps hello --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).trim().split("\n").sort();
             return out.length === 2 && out.every((l) => / Running /.test(l)) ? out.map((l) => l.split(" ")[0]) : undefined;
         });

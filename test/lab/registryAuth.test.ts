@@ -1,20 +1,27 @@
 // Lab layer: the registry credentials that swarm keeps with a service go stale (an ECR token
 // lasts 12 hours), and the renewal script (components/scripts/registryAuth.ts, run on AWS by a
-// timer on the leader) renews them without restarting anything. The lab stands in for ECR with
-// a registry that needs a password: started again with a new password, the old one is refused,
-// as an expired token is; the manager's docker CLI then holds the new one, as the ECR credential
-// helper would give it. Shown for real on a 1 manager + 2 worker swarm:
+// timer on every node) renews them without restarting anything, on the swarm's leader only. The
+// lab stands in for ECR with a registry that needs a password: started again with a new password,
+// the old one is refused, as an expired token is; every node's docker CLI then holds the new one,
+// as the ECR credential helper would give it. Shown for real on 3 managers + 1 worker, with the
+// leadership moved off the first manager (so "the leader" is not "the host the swarm began on"):
 // - a task placed after the expiry on a node without the image fails to pull (no renewal);
-// - the renewal updates exactly the services of that registry, on the leader only, and the
-//   running task is the same task in the same container afterwards;
-// - a task placed after the renewal on a node without the image pulls and runs.
+// - the renewal does nothing on the two managers that are not the leader, nor on the worker,
+//   and on the leader updates exactly the services of that registry; the running task is the
+//   same task in the same container afterwards;
+// - a task placed after the renewal on a node without the image pulls and runs, beside the
+//   first task, still never replaced.
 import * as assert from "assert";
 import { renderRegistryAuthRenewal } from "../../components/scripts/registryAuth";
-import { AUTH_REGISTRY, Lab, labUnavailableReason, startLab } from "./lab";
+import { AUTH_REGISTRY, Lab, inOrder, labOrSkip, startLab } from "./lab";
+import { until } from "./until";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** lab-1..3 are managers, lab-4 the worker that runs the first tasks. */
+const WORKER = 3;
 
 describe("lab: registry credentials renewed without restarting tasks", function () {
+    // In order: the expiry, then the renewal, then a pull with the renewed credentials.
+    inOrder(this);
     this.timeout(600000);
     let lab: Lab | undefined;
 
@@ -23,17 +30,6 @@ describe("lab: registry credentials renewed without restarting tasks", function 
         const r = await lab!.ssh(host, cmd, stdin);
         if (r.code !== 0) throw new Error(`lab-${host + 1}: ${cmd}: exit ${r.code}: ${r.stderr.trim()}`);
         return r.stdout.trim();
-    }
-
-    /** Polls until fn returns a value, or fails after the time limit saying what it waited for. */
-    async function until<T>(what: string, seconds: number, fn: () => Promise<T | undefined>): Promise<T> {
-        const deadline = Date.now() + seconds * 1000;
-        for (;;) {
-            const v = await fn();
-            if (v !== undefined) return v;
-            if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-            await sleep(500);
-        }
     }
 
     /** `<task id> <node> <desired> <current state...>` lines of a service. */
@@ -46,20 +42,45 @@ describe("lab: registry credentials renewed without restarting tasks", function 
         return lines.length === n ? lines : undefined;
     };
     const version = (svc: string) => sh(0, `docker service inspect ${svc} --format '{{.Version.Index}}'`);
+    /** Index (into lab.hosts) of the swarm's leader, as `docker node ls` on `host` reports it. */
+    const leaderSeenBy = async (host: number): Promise<number | undefined> => {
+        const r = await lab!.ssh(host, "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'");
+        const m = /^lab-(\d+) Leader$/m.exec(r.stdout);
+        return r.code === 0 && m ? Number(m[1]) - 1 : undefined;
+    };
+    const appContainer = async () => (await lab!.exec(WORKER, "docker ps -q --no-trunc --filter label=com.docker.swarm.service.name=app")).stdout.trim();
+
+    let firstApp = "";
+    let firstContainer = "";
 
     before(async function () {
-        if (labUnavailableReason()) this.skip();
-        lab = await startLab({ hosts: 3, name: "regauth" });
-        const manager = lab.hosts[0].privateAddress;
-        await sh(0, `docker swarm init --advertise-addr ${manager}`);
-        const token = await sh(0, "docker swarm join-token -q worker");
-        for (const h of [1, 2]) await sh(h, `docker swarm join --advertise-addr ${lab.hosts[h].privateAddress} --token ${token} ${manager}:2377`);
+        labOrSkip(this);
+        lab = await startLab({ hosts: 4, name: "regauth" });
+        const first = lab.hosts[0].privateAddress;
+        await sh(0, `docker swarm init --advertise-addr ${first}`);
+        const [managerToken, workerToken] = (await sh(0, "docker swarm join-token -q manager; docker swarm join-token -q worker")).split("\n");
+        for (const h of [1, 2]) await sh(h, `docker swarm join --advertise-addr ${lab.hosts[h].privateAddress} --token ${managerToken} ${first}:2377`);
+        await sh(WORKER, `docker swarm join --advertise-addr ${lab.hosts[WORKER].privateAddress} --token ${workerToken} ${first}:2377`);
+        // Move the leadership off lab-1: its engine stops, lab-2 or lab-3 is elected, lab-1 comes
+        // back as a plain manager.
+        await until("lab-1 to lead", 30, async () => (await leaderSeenBy(0)) === 0);
+        await lab.stopDocker(0);
+        const leader = await until("a new leader among lab-2 and lab-3", 90, async () => {
+            const l = await leaderSeenBy(1);
+            return l !== undefined && l !== 0 ? l : undefined;
+        });
+        await lab.startDocker(0);
+        await until("lab-1 back as a manager that follows", 90, async () => {
+            const r = await lab!.ssh(1, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'");
+            return /^lab-1 Ready Reachable$/m.test(r.stdout) && (await leaderSeenBy(0)) === leader;
+        });
+
         await lab.startAuthRegistry("first");
         await sh(0, `docker login -u pulumi --password-stdin ${AUTH_REGISTRY}`, "first\n");
         await sh(0, `docker tag ${lab.image} ${AUTH_REGISTRY}/app:1 && docker push -q ${AUTH_REGISTRY}/app:1`);
         await sh(0, `docker tag ${lab.image} ${lab.registry}/plain:1 && docker push -q ${lab.registry}/plain:1`);
-        // lab-2 runs the first tasks; lab-3 gets the labels later, so what lands there must pull.
-        await sh(0, "docker node update --label-add app=yes --label-add stale=yes lab-2 >/dev/null");
+        // lab-4 runs the first tasks; lab-3 gets the labels later, so what lands there must pull.
+        await sh(0, "docker node update --label-add app=yes --label-add stale=yes lab-4 >/dev/null");
         const create = (svc: string, label: string, image: string) =>
             sh(
                 0,
@@ -70,7 +91,10 @@ describe("lab: registry credentials renewed without restarting tasks", function 
         await create("stale", "stale", `${AUTH_REGISTRY}/app:1`);
         await create("plain", "app", `${lab.registry}/plain:1`);
         for (const svc of ["app", "stale", "plain"]) await until(`${svc} running`, 60, () => running(svc, 1));
-        // The token expires: the registry takes only a new password; the manager's CLI gets it.
+        [firstApp] = (await running("app", 1))!;
+        firstContainer = await appContainer();
+        assert.match(firstContainer, /^[0-9a-f]{64}$/);
+        // The token expires: the registry takes only a new password.
         await lab.startAuthRegistry("second");
     });
 
@@ -98,44 +122,52 @@ describe("lab: registry credentials renewed without restarting tasks", function 
         const log = (await lab!.exec(2, "cat /var/log/dockerd.log")).stdout;
         assert.match(log, /no basic auth credentials|unauthorized|authentication required/, `lab-3's engine log:\n${log.slice(-2000)}`);
         await sh(0, "docker service rm stale >/dev/null");
-        await until("stale's tasks gone", 60, async () => ((await lab!.exec(2, "docker ps -q --filter label=com.docker.swarm.service.name=stale")).stdout.trim() === "" ? true : undefined));
+        await until("stale's tasks gone", 60, async () => (await lab!.exec(2, "docker ps -q --filter label=com.docker.swarm.service.name=stale")).stdout.trim() === "");
     });
 
-    it("the renewal updates only the services of the renewed registry, on the leader only, and restarts nothing", async () => {
-        await sh(0, `docker login -u pulumi --password-stdin ${AUTH_REGISTRY}`, "second\n");
+    it("the renewal does nothing on the managers that do not lead nor on the worker; on the leader it updates only the services of the renewed registry and restarts nothing", async () => {
+        // Every node's CLI has the new password, as every node has the ECR credential helper.
+        for (let h = 0; h < lab!.hosts.length; h++) await sh(h, `docker login -u pulumi --password-stdin ${AUTH_REGISTRY}`, "second\n");
         const script = renderRegistryAuthRenewal({ registries: ["*.dkr.ecr.*.amazonaws.com", AUTH_REGISTRY] });
-        const [appBefore] = (await running("app", 1))!;
-        const containerBefore = (await lab!.exec(1, "docker ps -q --no-trunc --filter label=com.docker.swarm.service.name=app")).stdout.trim();
+        const leader = (await leaderSeenBy(0))!;
+        const followers = [0, 1, 2].filter((h) => h !== leader);
+        assert.strictEqual(followers.length, 2, `lab-${leader + 1} leads; lab-1 does not (the before() moved the leadership)`);
+        assert.ok(followers.includes(0));
         const [appVersion, plainVersion] = [await version("app"), await version("plain")];
 
-        const onWorker = await lab!.ssh(1, "sh -s", script);
-        assert.deepStrictEqual([onWorker.code, onWorker.stdout, onWorker.stderr], [0, "", ""], "a worker does nothing");
-        assert.strictEqual(await version("app"), appVersion);
+        for (const h of [...followers, WORKER]) {
+            const r = await lab!.ssh(h, "sh -s", script);
+            assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, "", ""], `lab-${h + 1} (${h === WORKER ? "the worker" : "a manager that does not lead"}) does nothing`);
+            assert.deepStrictEqual([await version("app"), await version("plain")], [appVersion, plainVersion], `after the run on lab-${h + 1}`);
+        }
 
         const appId = await sh(0, "docker service inspect app --format '{{.ID}}'");
-        const out = await sh(0, "sh -s", script);
+        const out = await sh(leader, "sh -s", script);
         assert.match(out, new RegExp(`^pulumi-swarm: renewed the registry credentials of service ${appId} \\(${AUTH_REGISTRY}/app:1@sha256:[0-9a-f]{64}\\)$`));
         assert.ok(Number(await version("app")) > Number(appVersion), "app's spec was updated");
         assert.strictEqual(await version("plain"), plainVersion, "a service of another registry is left alone");
 
         await until("app's update to settle", 60, async () => {
             const state = await sh(0, "docker service inspect app --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}'");
-            return state === "updating" ? undefined : true;
+            return state !== "updating";
         });
-        await sleep(3000);
         const idNodeDesired = (l: string) => l.split(" ").slice(0, 3).join(" ");
-        assert.deepStrictEqual((await tasks("app")).map(idNodeDesired), [idNodeDesired(appBefore)], "the same single task, never replaced");
-        const containerAfter = (await lab!.exec(1, "docker ps -q --no-trunc --filter label=com.docker.swarm.service.name=app")).stdout.trim();
-        assert.strictEqual(containerAfter, containerBefore);
+        assert.deepStrictEqual((await tasks("app")).map(idNodeDesired), [idNodeDesired(firstApp)], "the same single task");
+        assert.strictEqual(await appContainer(), firstContainer, "in the same container");
     });
 
-    it("after the renewal, a task placed on a node without the image pulls with the new credentials and runs", async () => {
+    it("after the renewal, a task placed on a node without the image pulls with the new credentials and runs; the first task was never replaced", async () => {
         const before = await lab!.exec(2, `docker image ls -q ${AUTH_REGISTRY}/app`);
         assert.strictEqual(before.stdout.trim(), "", "lab-3 has no copy of the image yet");
         await sh(0, "docker node update --label-add app=yes lab-3 >/dev/null && docker service scale --detach app=2 >/dev/null");
-        const lines = await until("app running on lab-2 and lab-3", 90, () => running("app", 2));
-        assert.deepStrictEqual(lines.map((l) => l.split(" ")[1]).sort(), ["lab-2", "lab-3"]);
+        const lines = await until("app running on lab-3 and lab-4", 90, () => running("app", 2));
+        assert.deepStrictEqual(lines.map((l) => l.split(" ")[1]).sort(), ["lab-3", "lab-4"]);
         const after = await lab!.exec(2, `docker image ls -q ${AUTH_REGISTRY}/app`);
         assert.notStrictEqual(after.stdout.trim(), "", "lab-3 pulled the image");
+        // Well after the renewal (a new task was placed, pulled and started since): still the
+        // first task on lab-4, in its first container.
+        const onLab4 = lines.filter((l) => / lab-4 /.test(l)).map((l) => l.split(" ")[0]);
+        assert.deepStrictEqual(onLab4, [firstApp.split(" ")[0]], lines.join("\n"));
+        assert.strictEqual(await appContainer(), firstContainer);
     });
 });
