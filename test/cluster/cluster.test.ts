@@ -169,8 +169,9 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.deepStrictEqual(i.inputs.vpcSecurityGroupIds, [`${N}-nodes-id`]);
             assert.strictEqual(i.inputs.ami, "ami-0123456789abcdef0");
             assert.strictEqual(i.inputs.iamInstanceProfile, `${N}-node`);
-            // A change of user data must not stop and start every node at once.
-            assert.deepStrictEqual(i.ignoreChanges, ["userData"]);
+            // A change of user data must not stop and start every node at once, nor a newer
+            // looked-up AMI replace every node.
+            assert.deepStrictEqual(i.ignoreChanges, ["userData", "ami"]);
             assert.match(String(i.inputs.userData), /^#!\/bin\/bash\n# pulumi-swarm node setup \(ubuntu-24\.04\): Docker Engine 28\.5\.2, pinned\./);
         }
         assert.deepStrictEqual(
