@@ -561,7 +561,7 @@ export class LabEngine {
     /** Stop, modify, start (ec2_instance.go `resourceInstanceUpdate`): the private IP stays; the public one changes unless an Elastic IP is attached. */
     private async stopStart(old: Deployed): Promise<{ detail: string; publicIp: string }> {
         const host = old.host as number;
-        const id = String(old.outputs.id);
+        const id = old.id;
         const before = String(old.outputs.publicIp);
         await this.lab.stopDocker(host);
         await this.lab.stopSshd(host);
@@ -579,13 +579,13 @@ export class LabEngine {
         await this.lab.stopDocker(host);
         await this.lab.stopSshd(host);
         for (const [ip, h] of this.routes) if (h === host) this.routes.delete(ip);
-        this.eips.delete(String(old.outputs.id));
+        this.eips.delete(old.id);
         this.terminated.add(host);
         return `${this.lab.hosts[host].name} terminated`;
     }
 
     private associate(instanceId: string, publicIp: string, instances: Deployed[]): void {
-        const inst = instances.find((d) => d.type === INSTANCE && d.outputs.id === instanceId && !d.pendingDelete);
+        const inst = instances.find((d) => d.type === INSTANCE && d.id === instanceId && !d.pendingDelete);
         if (!inst || inst.host === undefined) return;
         this.eips.set(instanceId, publicIp);
         this.routes.set(publicIp, inst.host);
