@@ -77,11 +77,17 @@ export type Deployment = Map<string, Deployed>;
  */
 export type StepOp = "create" | "update" | "delete" | "create-replacement" | "delete-replaced";
 
-/** What a run did to a resource that acts in the lab (commands, instances, Elastic IPs), in order of completion. */
+/**
+ * What a run did in the lab, in order of completion: the operations on instances and Elastic
+ * IPs, and on commands those that run a script (a command's create without a `create` script,
+ * for one, runs nothing and is not listed).
+ */
 export interface Step {
     readonly name: string;
     readonly type: string;
     readonly op: StepOp;
+    /** When it started, in ms from the start of the run. */
+    readonly at: number;
     readonly ms: number;
     /** For instances: what happened to the lab host. */
     readonly detail?: string;
@@ -631,7 +637,7 @@ export class LabEngine {
         };
 
         const record = (d: Deployed, op: StepOp, t: number, detail?: string, failed?: boolean) =>
-            steps.push({ name: d.name, type: d.type, op, ms: Date.now() - t, ...(detail ? { detail } : {}), ...(failed ? { failed } : {}) });
+            steps.push({ name: d.name, type: d.type, op, at: t - start, ms: Date.now() - t, ...(detail ? { detail } : {}), ...(failed ? { failed } : {}) });
         const acts = (type: string) => type === REMOTE || type === LOCAL || type === INSTANCE || type === EIP || type === EIP_ASSOCIATION;
 
         /**
@@ -658,14 +664,20 @@ export class LabEngine {
             }
         };
 
-        /** One provider operation, recorded as a step when it acts in the lab. */
-        const op = async (d: Deployed, kind: StepOp, f: () => Promise<string | undefined>) => {
+        /**
+         * One provider operation, recorded as a step when it acts in the lab: a command's only
+         * when it has a script to run.
+         */
+        const op = async (d: Deployed, kind: StepOp, f: () => Promise<string | undefined>, hasScript?: boolean) => {
             const t = Date.now();
+            const isCommand = d.type === REMOTE || d.type === LOCAL;
+            const script = kind.startsWith("create") ? d.inputs.create : d.inputs.delete;
+            const shown = acts(d.type) && (!isCommand || (hasScript ?? script !== undefined));
             try {
                 const detail = await f();
-                if (acts(d.type)) record(d, kind, t, detail);
+                if (shown) record(d, kind, t, detail);
             } catch (e) {
-                if (acts(d.type)) record(d, kind, t, undefined, true);
+                if (shown) record(d, kind, t, undefined, true);
                 failures.push({ name: d.name, message: (e as Error).message });
                 throw e;
             }
@@ -781,19 +793,24 @@ export class LabEngine {
                 return chain([
                     async () => {
                         let outputs: Record<string, unknown> = old.outputs;
-                        await op(old, "update", async () => {
-                            if (type === REMOTE || type === LOCAL) {
-                                outputs = await this.commandUpdate(type, name, old, inputs);
+                        await op(
+                            old,
+                            "update",
+                            async () => {
+                                if (type === REMOTE || type === LOCAL) {
+                                    outputs = await this.commandUpdate(type, name, old, inputs);
+                                    return undefined;
+                                }
+                                if (type === INSTANCE && diff.stopStart && old.host !== undefined) {
+                                    const s = await this.stopStart(old);
+                                    outputs = { ...old.outputs, publicIp: s.publicIp };
+                                    return s.detail;
+                                }
+                                outputs = type === INSTANCE ? old.outputs : { ...old.outputs, ...awsOutputs(type, name, inputs) };
                                 return undefined;
-                            }
-                            if (type === INSTANCE && diff.stopStart && old.host !== undefined) {
-                                const s = await this.stopStart(old);
-                                outputs = { ...old.outputs, publicIp: s.publicIp };
-                                return s.detail;
-                            }
-                            outputs = type === INSTANCE ? old.outputs : { ...old.outputs, ...awsOutputs(type, name, inputs) };
-                            return undefined;
-                        });
+                            },
+                            (inputs.update ?? inputs.create) !== undefined,
+                        );
                         const d: Deployed = { ...old, ...base, inputs, outputs };
                         news.set(reg.urn, d);
                         return outputsOf(d);
@@ -996,6 +1013,7 @@ export class LabEngine {
         const steps: Step[] = [];
         const workers = new Workers(4 * os.availableParallelism());
         let cancelled = false;
+        const start = Date.now();
         await this.deleteInAntichains([...deployment.values()], [...deployment.values()], async (d) => {
             await workers.acquire();
             try {
@@ -1005,12 +1023,13 @@ export class LabEngine {
                     let detail: string | undefined;
                     if (d.type === REMOTE || d.type === LOCAL) await this.commandDelete(d);
                     else if (d.type === INSTANCE && d.host !== undefined) detail = await this.terminate(d);
-                    if ([REMOTE, LOCAL, INSTANCE, EIP, EIP_ASSOCIATION].includes(d.type)) {
-                        steps.push({ name: d.name, type: d.type, op: "delete", ms: Date.now() - t, ...(detail ? { detail } : {}) });
+                    const isCommand = d.type === REMOTE || d.type === LOCAL;
+                    if ([REMOTE, LOCAL, INSTANCE, EIP, EIP_ASSOCIATION].includes(d.type) && (!isCommand || d.inputs.delete !== undefined)) {
+                        steps.push({ name: d.name, type: d.type, op: "delete", at: t - start, ms: Date.now() - t, ...(detail ? { detail } : {}) });
                     }
                 } catch (e) {
                     cancelled = true;
-                    steps.push({ name: d.name, type: d.type, op: "delete", ms: Date.now() - t, failed: true });
+                    steps.push({ name: d.name, type: d.type, op: "delete", at: t - start, ms: Date.now() - t, failed: true });
                     throw e;
                 }
             } finally {

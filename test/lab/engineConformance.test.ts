@@ -180,7 +180,8 @@ describe("lab: the engine follows Pulumi's and pulumi-command's rules", function
             first,
         );
         ok(r);
-        assert.deepStrictEqual(ops(r).sort(), ["update a", "update z"]);
+        // z's update has no script to run: it is not among the steps that ran something.
+        assert.deepStrictEqual(ops(r), ["update a"]);
         assert.deepStrictEqual(await log(), ["create a 2"]);
         assert.deepStrictEqual([named(r.deployment, "a").outputs.stdout, named(r.deployment, "a").outputs.stderr], ["out2", "err2"]);
         assert.deepStrictEqual([named(r.deployment, "z").outputs.stdout, named(r.deployment, "z").outputs.stderr], ["zout", "zerr"]);
