@@ -174,6 +174,28 @@ export function placeByRole(firstWorkerHost: number): (instanceName: string) => 
     };
 }
 
+/**
+ * Makes a lab host what a newly launched instance is: sshd and a fresh Docker engine with no
+ * swarm, container, network or interface left from an earlier life. (A host's network namespace
+ * outlives its dockerd: overlay interfaces and sandboxes of a swarm it was in stay, and a later
+ * overlay network on the same subnet is refused with "Pool overlaps with other one on this
+ * address space".) Images stay, as an AMI's would.
+ */
+export async function freshHost(lab: Lab, host: number): Promise<void> {
+    await lab.resetDocker(host);
+    await lab.stopDocker(host);
+    const r = await lab.exec(
+        host,
+        `for l in $(ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+             case $l in lo|eth0) ;; *) ip link delete "$l" 2>/dev/null || true ;; esac
+         done
+         for m in $(awk '$2 ~ "^/run/docker/netns/" { print $2 }' /proc/mounts); do umount "$m" 2>/dev/null || umount -l "$m"; done
+         rm -rf /run/docker/netns /var/lib/docker/network /var/lib/docker/swarm`,
+    );
+    if (r.code !== 0) throw new Error(`freshHost(${host}): ${r.stderr.trim()}`);
+    await lab.startDocker(host);
+}
+
 /** A failed command, with the message the provider gives. */
 class StepError extends Error {}
 
@@ -547,7 +569,7 @@ export class LabEngine {
         claimed.add(host);
         if (this.terminated.has(host)) {
             // A new instance is a fresh machine: no swarm state, no containers.
-            await this.lab.resetDocker(host);
+            await freshHost(this.lab, host);
             this.terminated.delete(host);
         } else {
             await this.lab.startSshd(host);
@@ -943,17 +965,30 @@ export class LabEngine {
         const replaceSet = new Set([root.urn]);
         const out: Deployed[] = [];
         const all = [...olds.values()];
-        // DependingOn: every resource that directly or indirectly depends on root, in state order.
+        // DependingOn: every resource that directly or indirectly depends on root, dependencies
+        // before dependents (graph.DependencyGraph `DependingOn` walks the state in its order,
+        // which Pulumi keeps topological; this state's order is not, so sort).
         const depending = new Set<string>([root.urn]);
         const candidates: Deployed[] = [];
-        for (const d of all) {
-            if (d.urn === root.urn || registered.has(d.urn)) continue;
-            if (d.dependencies.some((u) => depending.has(u))) {
-                depending.add(d.urn);
-                candidates.push(d);
+        for (let added = true; added; ) {
+            added = false;
+            for (const d of all) {
+                if (depending.has(d.urn) || registered.has(d.urn)) continue;
+                if (d.dependencies.some((u) => depending.has(u))) {
+                    depending.add(d.urn);
+                    candidates.push(d);
+                    added = true;
+                }
             }
         }
-        for (const d of candidates) {
+        const placed = new Set<string>([root.urn]);
+        const ordered: Deployed[] = [];
+        while (ordered.length < candidates.length) {
+            const next = candidates.filter((d) => !placed.has(d.urn) && !d.dependencies.some((u) => depending.has(u) && !placed.has(u)));
+            assert.ok(next.length > 0, `dependency cycle among the dependents of ${root.urn}`);
+            next.forEach((d) => (placed.add(d.urn), ordered.push(d)));
+        }
+        for (const d of ordered) {
             if (!d.custom) continue;
             let hit = false;
             const forDiff: Record<string, unknown> = {};
