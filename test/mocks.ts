@@ -68,7 +68,31 @@ export interface RecordedInvoke {
     readonly provider: string;
 }
 
-export type OutputsFor = (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>;
+/** What the engine learns from a registration besides its inputs (test/lab/engine.ts uses it). */
+export interface Registration {
+    readonly urn: string;
+    readonly custom: boolean;
+    readonly parentUrn: string;
+    /** URNs of every dependency (dependsOn and inputs). */
+    readonly dependencies: string[];
+    /** Per input property, the URNs its value came from. */
+    readonly propertyDependencies: Record<string, string[]>;
+    /** The resource option; undefined when the program left it unset. */
+    readonly deleteBeforeReplace?: boolean;
+    readonly ignoreChanges: string[];
+    readonly replaceOnChanges: string[];
+}
+
+/**
+ * Outputs for one registration. An `id` among them becomes the resource's ID (default
+ * `<name>-id`) and is not an output.
+ */
+export type OutputsFor = (
+    type: string,
+    name: string,
+    inputs: Record<string, unknown>,
+    registration: Registration,
+) => Record<string, unknown> | Promise<Record<string, unknown>>;
 export type CallFor = (token: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined;
 
 /** Is this value a secret as the engine receives it? */
@@ -125,12 +149,17 @@ export class RecordingMonitor extends MockMonitor {
     public readonly invokes: RecordedInvoke[] = [];
     private pending = 0;
     private readonly urnToName = new Map<string, string>();
+    /** The registration being handed to newResource (the SDK's MockMonitor calls it synchronously). */
+    private current: Registration | undefined;
 
     constructor(outputsFor: OutputsFor, callFor: CallFor, private readonly preview: boolean) {
         super({
             newResource: async (args: pulumi.runtime.MockResourceArgs) => {
-                const outputs = this.preview ? {} : await outputsFor(args.type, args.name, args.inputs);
-                return { id: this.preview ? undefined : `${args.name}-id`, state: { ...args.inputs, ...outputs } };
+                const registration = this.current as Registration;
+                this.current = undefined;
+                const result: Record<string, unknown> = this.preview ? {} : await outputsFor(args.type, args.name, args.inputs, registration);
+                const { id, ...outputs } = result;
+                return { id: this.preview ? undefined : typeof id === "string" ? id : `${args.name}-id`, state: { ...args.inputs, ...outputs } };
             },
             call: (args: pulumi.runtime.MockCallArgs) => {
                 const result = callFor(args.token, args.inputs);
@@ -171,6 +200,20 @@ export class RecordingMonitor extends MockMonitor {
         try {
             // Keep secret markers in the record: deserialize without unwrapping.
             record.inputs = pulumi.runtime.deserializeProperties(req.getObject(), true);
+            const propertyDependencies: Record<string, string[]> = {};
+            // eslint-disable-next-line @typescript-eslint/no-explicit-any
+            req.getPropertydependenciesMap().forEach((v: any, k: string) => (propertyDependencies[k] = v.getUrnsList()));
+            this.current = {
+                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                urn: (this as any).newUrn(req.getParent(), type, name),
+                custom: req.getCustom(),
+                parentUrn: req.getParent(),
+                dependencies: req.getDependenciesList(),
+                propertyDependencies,
+                deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+                ignoreChanges: req.getIgnorechangesList(),
+                replaceOnChanges: req.getReplaceonchangesList(),
+            };
             // eslint-disable-next-line @typescript-eslint/no-explicit-any
             await super.registerResource(req, (err: unknown, resp: any) => {
                 if (resp) {

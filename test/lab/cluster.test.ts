@@ -92,12 +92,15 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         assert.deepStrictEqual(again.steps, []);
         const fresh = await up({}, undefined, "second run, every script again");
         ok(fresh);
-        // init, 4 joins, 4 members (removers have only a delete script)
-        assert.strictEqual(fresh.steps.filter((s) => s.op === "create").length, 9);
+        // 5 instances (the same lab hosts again); init, 4 joins, 4 members (removers have only a
+        // delete script).
+        const created = (type: string) => fresh.steps.filter((s) => s.op === "create" && s.type === type).length;
+        assert.strictEqual(created("aws:ec2/instance:Instance"), 5);
+        assert.strictEqual(created("command:remote:Command"), 9);
         assert.deepStrictEqual(await nodes(lab), before);
     });
 
-    it("scale in workers 2 -> 1: the worker is drained, leaves and is removed; its tasks move; no Down node", async () => {
+    it("scale in workers 2 -> 1: the worker is drained, leaves and is removed, then its instance is terminated (the real engine deletes it too); its tasks move; no Down node", async () => {
         const first = ok(await up({}));
         const svc = await lab.exec(
             0,
@@ -115,15 +118,18 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         ok(r);
         assert.deepStrictEqual(
             r.steps.map((s) => `${s.op} ${s.name}`),
-            ["delete lab-swarm-member-worker-1", "delete lab-swarm-join-worker-1", "delete lab-swarm-remove-worker-1"],
+            ["delete lab-swarm-member-worker-1", "delete lab-swarm-join-worker-1", "delete lab-swarm-remove-worker-1", "delete lab-worker-1"],
         );
         const rows = await nodes(lab);
         assert.deepStrictEqual(rows.map((x) => `${x.hostname} ${x.status}`), ["lab-1 ready", "lab-2 ready", "lab-3 ready", "lab-4 ready"]);
+        // The terminated host's engine is stopped; started again, it is in no swarm (it left).
+        assert.strictEqual((await lab.exec(4, "docker info")).code, 1);
+        await lab.startDocker(4);
         assert.match(await swarmState(lab, 4), /^inactive/);
         await until("all 4 tasks running on the remaining worker", 60, async () => (await onHost("lab-4")) === 4);
     });
 
-    it("scale in managers 3 -> 1: drained and demoted one at a time, left, removed; their tasks move; no Down node", async () => {
+    it("scale in managers 3 -> 1: drained and demoted one at a time, left, removed, then their instances terminated (the real engine deletes them too); their tasks move; no Down node", async () => {
         const first = ok(await up({ workerCount: 1 }));
         const svc = await lab.exec(
             0,
@@ -141,18 +147,21 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         const r = await up({ managerCount: 1, workerCount: 1 }, first, "scale in 3->1 managers");
         ok(r);
         const at = (name: string) => r.steps.findIndex((x) => x.op === "delete" && x.name === name);
-        assert.strictEqual(r.steps.length, 6, r.steps.map((x) => x.name).join(", "));
+        assert.strictEqual(r.steps.length, 8, r.steps.map((x) => x.name).join(", "));
         for (const k of [1, 2]) {
-            // Each node: drained and demoted, then leaves, then is removed.
+            // Each node: drained and demoted, then leaves, then is removed, then its instance goes.
             assert.ok(at(`lab-swarm-member-manager-${k}`) < at(`lab-swarm-join-manager-${k}`));
             assert.ok(at(`lab-swarm-join-manager-${k}`) < at(`lab-swarm-remove-manager-${k}`));
+            assert.ok(at(`lab-swarm-join-manager-${k}`) < at(`lab-manager-${k}`));
         }
         // Managers leave one at a time, the last joined first.
         assert.ok(at("lab-swarm-join-manager-2") < at("lab-swarm-join-manager-1"));
         const rows = await nodes(lab);
         assert.deepStrictEqual(rows.map((x) => `${x.hostname} ${x.status} ${x.manager}`), ["lab-1 ready leader", "lab-4 ready worker"]);
-        assert.match(await swarmState(lab, 1), /^inactive/);
-        assert.match(await swarmState(lab, 2), /^inactive/);
+        for (const h of [1, 2]) {
+            await lab.startDocker(h);
+            assert.match(await swarmState(lab, h), /^inactive/);
+        }
         // The tasks that ran on the removed managers run on the remaining one.
         await until("all 3 tasks running on lab-1", 60, async () => (await running()).join(" ") === "lab-1 lab-1 lab-1");
     });
@@ -186,7 +195,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         ok(replaced);
         assert.deepStrictEqual(
             replaced.steps.filter((x) => x.name === "lab-swarm-init").map((x) => x.op),
-            ["replace-delete", "create"],
+            ["delete-replaced", "create-replacement"],
         );
         const second = await formed(oldCluster);
         // With no state (every create script runs, as when the nodes are replaced with their commands).
@@ -195,7 +204,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         await formed(second);
     });
 
-    it("a host already in another swarm: the run fails with a clear message and that host's membership is unchanged", async () => {
+    it("a host already in another swarm: the run fails with a clear message, that host's membership is unchanged, and (as in the real engine) the steps not yet started are cancelled: the last manager never joins", async () => {
         const init = await lab.exec(4, "docker swarm init --advertise-addr 10.77.0.15");
         assert.strictEqual(init.code, 0, init.stderr);
         const before = await swarmState(lab, 4);
@@ -204,12 +213,18 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         assert.ok(failure, JSON.stringify(r.failures));
         assert.match(
             failure.message,
-            /^lab-swarm-join-worker-1: exit 1: pulumi-swarm: lab-5 \(10\.77\.0\.15\) is already in another swarm, whose managers are at: 10\.77\.0\.15:2377 \. Nothing was changed\./,
+            /^lab-swarm-join-worker-1: Process exited with status 1: running "# pulumi-swarm: worker-1 joins the swarm as a worker\\n.*":\npulumi-swarm: lab-5 \(10\.77\.0\.15\) is already in another swarm, whose managers are at: 10\.77\.0\.15:2377 \. Nothing was changed\./s,
         );
         assert.strictEqual(await swarmState(lab, 4), before);
         assert.strictEqual((await lab.exec(4, "docker node ls -q | wc -l")).stdout.trim(), "1");
-        // The rest of the swarm formed; the refused host is not in it.
-        assert.deepStrictEqual((await nodes(lab)).map((x) => x.hostname), ["lab-1", "lab-2", "lab-3", "lab-4"]);
+        assert.strictEqual(r.failures.length, 1, JSON.stringify(r.failures));
+        // Manager 2 joins after manager 1's join, which was still running when worker 1 failed:
+        // its registration came after the failure and never started. The members of the nodes
+        // that joined were cancelled too.
+        assert.ok(r.cancelled.includes("lab-swarm-join-manager-2"), r.cancelled.join(", "));
+        assert.ok(!r.steps.some((s) => s.name === "lab-swarm-join-manager-2"));
+        assert.deepStrictEqual((await nodes(lab)).map((x) => x.hostname), ["lab-1", "lab-2", "lab-4"]);
+        assert.match(await swarmState(lab, 2), /^inactive/);
     });
 
     it("fault: with one of 3 managers' dockerd stopped, a run that adds a worker and one that removes it succeed, and a new service converges; restarted, the manager is Reachable again", async () => {
@@ -253,14 +268,21 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         timings.push(`manager back Reachable ${Date.now() - t} ms after dockerd start`);
     });
 
-    it("full teardown: after the destroy driver no host is in a swarm", async () => {
+    it("full teardown: destroy takes every node out of the swarm, then terminates the instances; no host is in a swarm", async () => {
         const d = ok(await up({}));
         const t = Date.now();
         const steps = await engine.destroy(d);
         timings.push(`destroy ${Date.now() - t} ms`);
-        assert.strictEqual(steps.length, 13);
-        assert.strictEqual(steps[steps.length - 1].name, "lab-swarm-init");
+        const commands = steps.filter((s) => s.type === "command:remote:Command");
+        const instances = steps.filter((s) => s.type === "aws:ec2/instance:Instance");
+        assert.strictEqual(commands.length, 13);
+        assert.strictEqual(instances.length, 5);
+        assert.strictEqual(commands[commands.length - 1].name, "lab-swarm-init");
+        // Every command (on the instances) before any instance.
+        assert.ok(steps.indexOf(commands[commands.length - 1]) < steps.indexOf(instances[0]));
         for (let i = 0; i < 5; i++) {
+            // Terminated; its engine started again shows it in no swarm.
+            await lab.startDocker(i);
             assert.strictEqual(await swarmState(lab, i), "inactive");
         }
     });

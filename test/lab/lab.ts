@@ -39,8 +39,11 @@
  * - `Lab.stopDocker(host, signal?)` stops that host's dockerd by the PID in its /run/docker.pid
  *   (SIGTERM and wait, or "SIGKILL" for a crash); no-op when stopped. `Lab.startDocker(host)`
  *   starts it and waits until `docker info` answers; no-op when running.
- *   `Lab.resetDocker(host)` starts dockerd if needed, `docker swarm leave --force`, removes all
- *   containers, prunes networks and volumes (images stay).
+ *   `Lab.resetDocker(host)` starts sshd and dockerd if needed, `docker swarm leave --force`,
+ *   removes all containers, prunes networks and volumes (images stay).
+ * - `Lab.stopSshd(host)` stops that host's sshd (the listener, by /run/sshd.pid): new SSH
+ *   connections are refused, as by a terminated instance. `Lab.startSshd(host)` starts it again
+ *   and waits until it listens; no-op when running.
  * - `Lab.teardown()` kills every process of the lab (all of them live in one PID namespace),
  *   unmounts, removes cgroups and the state folder; idempotent. `Lab.leftovers()` lists what of
  *   the lab still exists (empty after teardown). `Lab.timings` has startMs and teardownMs.
@@ -125,6 +128,8 @@ export interface Lab {
     dockerHost(host: number): string;
     stopDocker(host: number, signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
     startDocker(host: number): Promise<void>;
+    stopSshd(host: number): Promise<void>;
+    startSshd(host: number): Promise<void>;
     resetDocker(host: number): Promise<void>;
     teardown(): Promise<void>;
     leftovers(): Promise<string[]>;
@@ -522,7 +527,36 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
             );
             if (r.code !== 0) throw new Error(`startDocker(${host}): ${r.stderr.trim()}`);
         },
+        stopSshd: async (host) => {
+            const r = await lab.exec(
+                host,
+                `pid=$(cat /run/sshd.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null || exit 0
+                 kill "$pid"
+                 n=0
+                 while kill -0 "$pid" 2>/dev/null; do
+                     n=$((n + 1)); [ $n -lt 100 ] || { echo "sshd ($pid) still runs after 10 s" >&2; exit 1; }
+                     sleep 0.1
+                 done
+                 rm -f /run/sshd.pid`,
+            );
+            if (r.code !== 0) throw new Error(`stopSshd(${host}): ${r.stderr.trim()}`);
+        },
+        startSshd: async (host) => {
+            const r = await lab.exec(
+                host,
+                `if ! { pid=$(cat /run/sshd.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }; then
+                     /usr/sbin/sshd -E /var/log/sshd.log || exit 1
+                 fi
+                 n=0
+                 until [ -n "$(ss -Hltn 'sport = :22')" ]; do
+                     n=$((n + 1)); [ $n -lt 100 ] || { echo "sshd does not listen after 10 s" >&2; exit 1; }
+                     sleep 0.1
+                 done`,
+            );
+            if (r.code !== 0) throw new Error(`startSshd(${host}): ${r.stderr.trim()}`);
+        },
         resetDocker: async (host) => {
+            await lab.startSshd(host);
             await lab.startDocker(host);
             const r = await lab.exec(
                 host,

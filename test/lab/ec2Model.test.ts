@@ -1,0 +1,165 @@
+// Lab layer: the lab engine's EC2 model (engine.ts). Each aws:ec2/instance:Instance is a lab host
+// from a pool; what the AWS provider does to an instance on `pulumi up` happens to that host.
+import * as assert from "assert";
+import type * as awsType from "@pulumi/aws";
+import type * as commandType from "@pulumi/command";
+import { Deployed, Deployment, LabEngine, UpResult } from "./engine";
+import { Lab, labUnavailableReason, startLab } from "./lab";
+
+describe("lab: the engine's EC2 model (instances are lab hosts)", function () {
+    this.timeout(120000);
+    let lab: Lab;
+    let engine: LabEngine;
+
+    before(async function () {
+        const reason = labUnavailableReason();
+        if (reason) {
+            console.log(`    lab tests skipped: ${reason}`);
+            this.skip();
+        }
+        lab = await startLab({ hosts: 3, name: "ectwo" });
+    });
+
+    after(async () => {
+        if (lab) await lab.teardown();
+    });
+
+    beforeEach(async () => {
+        await Promise.all(lab.hosts.map((_, i) => lab.resetDocker(i)));
+        engine = new LabEngine(lab);
+    });
+
+    interface NodeArgs {
+        ami?: string;
+        instanceType?: string;
+        userData?: string;
+        userDataReplaceOnChange?: boolean;
+        eip?: boolean;
+    }
+    const seen: { ami?: string } = {};
+
+    /** One instance (its AMI from getAmi unless given), and a command on it that prints the host's name and dockerd PID. */
+    const program =
+        (a: NodeArgs = {}, opts: { ignoreChanges?: string[]; replaceOnChanges?: string[] } = {}) =>
+        async () => {
+            const aws: typeof awsType = await import("@pulumi/aws");
+            const command: typeof commandType = await import("@pulumi/command");
+            const ami =
+                a.ami ??
+                (await aws.ec2.getAmi({ mostRecent: true, owners: ["099720109477"], filters: [{ name: "name", values: ["ubuntu/images/*-amd64-server-*"] }] })).id;
+            seen.ami = ami;
+            const node = new aws.ec2.Instance(
+                "node",
+                {
+                    ami,
+                    instanceType: a.instanceType ?? "t3.small",
+                    subnetId: "subnet-1",
+                    keyName: "key",
+                    userData: a.userData ?? "#cloud-config\n",
+                    userDataReplaceOnChange: a.userDataReplaceOnChange,
+                },
+                opts,
+            );
+            const publicIp = a.eip ? new aws.ec2.Eip("node-ip", { instance: node.id, domain: "vpc" }).publicIp : node.publicIp;
+            new command.remote.Command("on-node", {
+                connection: { host: publicIp, user: "root", privateKey: lab.privateKey },
+                create: "echo $(hostname) $(cat /run/docker.pid)",
+                addPreviousOutputInEnv: false,
+            });
+        };
+
+    function ok(r: UpResult): Deployment {
+        assert.deepStrictEqual(r.failures, []);
+        return r.deployment;
+    }
+    /** The operations of a run that must not fail. */
+    const okOps = (r: UpResult) => (ok(r), ops(r));
+    function named(d: Deployment, name: string): Deployed {
+        const r = [...d.values()].find((x) => x.name === name && !x.pendingDelete);
+        assert.ok(r, `no ${name} in the state`);
+        return r;
+    }
+    const ops = (r: UpResult) => r.steps.map((s) => `${s.op} ${s.name}`);
+    const dockerdAnswers = async (h: number) => (await lab.exec(h, "docker info --format '{{.ID}}'")).code === 0;
+    const sshAnswers = async (h: number) => {
+        try {
+            return (await lab.ssh(h, "true")).code === 0;
+        } catch {
+            return false;
+        }
+    };
+
+    it("a force-new change (ami) gives a new host with new private and public addresses, created first; the old host is terminated at the end of the run", async () => {
+        const first = ok(await engine.up(program({ ami: "ami-1" })));
+        const before = named(first, "node");
+        const r = await engine.up(program({ ami: "ami-2" }), first);
+        const after = named(ok(r), "node");
+        assert.deepStrictEqual(ops(r), ["create-replacement node", "update on-node", "delete-replaced node"]);
+        assert.notStrictEqual(after.host, before.host);
+        assert.notStrictEqual(after.outputs.privateIp, before.outputs.privateIp);
+        assert.notStrictEqual(after.outputs.publicIp, before.outputs.publicIp);
+        assert.strictEqual(after.outputs.privateIp, lab.hosts[after.host!].privateAddress);
+        // The command ran again, over the new public address, on the new host.
+        assert.match(String(named(r.deployment, "on-node").outputs.stdout), new RegExp(`^${lab.hosts[after.host!].name} \\d+$`));
+        // The old host is gone: no engine, no sshd, no route to its public address.
+        assert.strictEqual(await dockerdAnswers(before.host!), false);
+        assert.strictEqual(await sshAnswers(before.host!), false);
+        assert.strictEqual(engine.hostAt(String(before.outputs.publicIp)), undefined);
+        assert.strictEqual(await dockerdAnswers(after.host!), true);
+    });
+
+    it("an instance-type change stops and starts the same host: a new dockerd, the private address kept, a new public address", async () => {
+        const first = ok(await engine.up(program({ instanceType: "t3.small" })));
+        const before = named(first, "node");
+        const [, pidBefore] = String(named(first, "on-node").outputs.stdout).split(" ");
+        const r = await engine.up(program({ instanceType: "t3.large" }), first);
+        const after = named(ok(r), "node");
+        assert.deepStrictEqual(ops(r), ["update node", "update on-node"]);
+        assert.strictEqual(after.host, before.host);
+        assert.strictEqual(after.outputs.privateIp, before.outputs.privateIp);
+        assert.notStrictEqual(after.outputs.publicIp, before.outputs.publicIp);
+        const [host, pidAfter] = String(named(r.deployment, "on-node").outputs.stdout).split(" ");
+        assert.strictEqual(host, lab.hosts[before.host!].name);
+        assert.notStrictEqual(pidAfter, pidBefore);
+        assert.strictEqual(engine.hostAt(String(before.outputs.publicIp)), undefined);
+    });
+
+    it("with an Elastic IP attached, an instance-type stop/start keeps the public address", async () => {
+        const first = ok(await engine.up(program({ instanceType: "t3.small", eip: true })));
+        const eip = String(named(first, "node-ip").outputs.publicIp);
+        const r = await engine.up(program({ instanceType: "t3.large", eip: true }), first);
+        ok(r);
+        assert.deepStrictEqual(ops(r), ["update node"]);
+        assert.strictEqual(named(r.deployment, "node").outputs.publicIp, eip);
+        assert.strictEqual(engine.hostAt(eip), named(r.deployment, "node").host);
+    });
+
+    it("a changed AMI table changes what getAmi returns, and the instance is replaced on the next run", async () => {
+        engine.amis = { "ubuntu/images/*-amd64-server-*": "ami-old" };
+        const first = ok(await engine.up(program()));
+        assert.strictEqual(seen.ami, "ami-old");
+        assert.strictEqual(named(first, "node").inputs.ami, "ami-old");
+        engine.amis = { "ubuntu/images/*-amd64-server-*": "ami-new" };
+        const r = await engine.up(program(), first);
+        assert.strictEqual(seen.ami, "ami-new");
+        assert.deepStrictEqual(okOps(r), ["create-replacement node", "update on-node", "delete-replaced node"]);
+    });
+
+    it("ignoreChanges keeps an instance whose ami changed; replaceOnChanges replaces it on an instance-type change", async () => {
+        const first = ok(await engine.up(program({ ami: "ami-1" }, { ignoreChanges: ["ami"] })));
+        const same = await engine.up(program({ ami: "ami-2" }, { ignoreChanges: ["ami"] }), first);
+        assert.deepStrictEqual(okOps(same), []);
+        assert.strictEqual(named(same.deployment, "node").inputs.ami, "ami-1");
+        const r = await engine.up(program({ ami: "ami-1", instanceType: "t3.large" }, { replaceOnChanges: ["instanceType"] }), same.deployment);
+        assert.deepStrictEqual(okOps(r), ["create-replacement node", "update on-node", "delete-replaced node"]);
+    });
+
+    it("a user-data change stops and starts the instance in place, unless userDataReplaceOnChange asks for a replacement", async () => {
+        const first = ok(await engine.up(program({ userData: "#cloud-config\n# 1\n" })));
+        const inPlace = await engine.up(program({ userData: "#cloud-config\n# 2\n" }), first);
+        assert.deepStrictEqual(okOps((inPlace)), ["update node", "update on-node"]);
+        assert.strictEqual(named(inPlace.deployment, "node").host, named(first, "node").host);
+        const replaced = await engine.up(program({ userData: "#cloud-config\n# 3\n", userDataReplaceOnChange: true }), inPlace.deployment);
+        assert.deepStrictEqual(okOps(replaced), ["create-replacement node", "update on-node", "delete-replaced node"]);
+    });
+});

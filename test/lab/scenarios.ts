@@ -1,0 +1,166 @@
+// `npm run lab:scenarios`: what a routine `pulumi up` does to a running cluster, shown in the lab
+// under the faithful engine (engine.ts). SwarmCluster with 3 managers + 2 workers and stacks/web
+// deployed, then one change per scenario:
+//   (a) getAmi returns a newer AMI on the second run;
+//   (b) managerInstanceType changes;
+//   (c) manager-0's instance is replaced (`pulumi up --replace <its URN>`);
+//   (d) manager-1's instance is replaced.
+// For each: the ordered operations, whether the run failed and how, and afterwards the cluster
+// ID on every live node, `docker node ls` on every live manager and the stack's services.
+// It reports; it asserts no outcome (the next issue makes these outcomes good).
+//
+// Hosts: lab-1 is the build machine (local commands' DOCKER_HOST); lab-2..lab-11 are the EC2
+// pool (managers first on lab-2..4, workers on lab-5..6, the rest spare for replacements).
+import type { SwarmCluster as SwarmClusterType } from "../../components";
+import { Deployment, LabEngine, UpResult, freshHost, placeByRole } from "./engine";
+import { labWebImage } from "./images";
+import { Lab, labUnavailableReason, startLab } from "./lab";
+import { WEB_COMPOSE, labWebVariables } from "./swarmChecks";
+
+const AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+const OLD_AMI = "ami-0aaaaaaaaaaaaaaa1";
+const NEW_AMI = "ami-0bbbbbbbbbbbbbbb2";
+const BUILDER = 0;
+
+interface Change {
+    managerInstanceType?: string;
+}
+
+function program(lab: Lab, image: string, change: Change) {
+    return async () => {
+        const { SwarmCluster, SwarmStack } = await import("../../components");
+        const cluster: SwarmClusterType = new SwarmCluster("lab", {
+            adminCidrBlocks: ["10.77.0.0/16"],
+            sshUser: "root",
+            sshPublicKey: "ssh-ed25519 AAAAlab",
+            sshPrivateKey: lab.privateKey,
+            dockerReadyTimeoutSeconds: 30,
+            drainTimeoutSeconds: 30,
+            managerCount: 3,
+            workerCount: 2,
+            managerInstanceType: change.managerInstanceType,
+            registry: { kind: "external", address: lab.registry },
+        });
+        new SwarmStack("web", {
+            target: cluster.stackTarget,
+            composeFile: WEB_COMPOSE,
+            variables: labWebVariables(image, "1"),
+            convergeTimeoutSeconds: 60,
+        });
+    };
+}
+
+function describeRun(r: UpResult): string[] {
+    const out = r.steps.map((s, i) => `  ${String(i + 1).padStart(2)}. ${s.op} ${s.name}${s.detail ? ` (${s.detail})` : ""}${s.failed ? " FAILED" : ""}`);
+    if (r.failures.length === 0) {
+        out.push("  run: succeeded");
+    } else {
+        out.push(`  run: FAILED (${r.failures.length} failure${r.failures.length > 1 ? "s" : ""})`);
+        for (const f of r.failures) {
+            // The provider's message holds the whole script; its last lines are what it said.
+            const said = f.message.split("\n").filter((l) => l.trim() !== "");
+            const head = said[0].length > 160 ? `${said[0].slice(0, 160)}...` : said[0];
+            out.push(`    ${f.name}: ${head}`);
+            for (const l of said.slice(1).slice(-4)) out.push(`      | ${l}`);
+        }
+        if (r.cancelled.length > 0) out.push(`  cancelled (never started): ${r.cancelled.join(", ")}`);
+    }
+    return out;
+}
+
+/** Which instance of the state runs on each lab host ("lab-manager-0", or "... (pending delete)"). */
+function instancesByHost(d: Deployment): Map<number, string> {
+    const m = new Map<number, string>();
+    for (const x of d.values()) {
+        if (x.type === "aws:ec2/instance:Instance" && x.host !== undefined) m.set(x.host, `${x.name}${x.pendingDelete ? " (replaced, pending delete)" : ""}`);
+    }
+    return m;
+}
+
+async function afterwards(lab: Lab, pool: number[], d: Deployment): Promise<string[]> {
+    const out: string[] = [];
+    const managers: number[] = [];
+    const held = instancesByHost(d);
+    for (const h of pool) {
+        const name = lab.hosts[h].name;
+        const inState = held.get(h);
+        const r = await lab.exec(
+            h,
+            "timeout 10 docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}'",
+        );
+        const label = `  ${name} (${lab.hosts[h].privateAddress}${inState ? `, ${inState}` : ", no instance in the state"})`;
+        if (r.code !== 0) {
+            // Every pool host runs at the start of a scenario: a stopped engine was terminated.
+            if (inState || (await lab.exec(h, "test -s /run/docker.pid")).code !== 0) out.push(`${label}: dockerd stopped (instance terminated)`);
+            continue;
+        }
+        const [state, control, clusterId] = r.stdout.trim().split(" ");
+        if (state === "inactive" && !inState) continue;
+        out.push(`${label}: swarm ${state}${clusterId ? `, cluster ID ${clusterId}` : ""}${control === "true" ? ", manager" : state === "active" ? ", worker" : ""}`);
+        if (control === "true") managers.push(h);
+    }
+    for (const h of managers) {
+        const r = await lab.exec(h, "timeout 20 docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}' 2>&1");
+        out.push(`  docker node ls on ${lab.hosts[h].name}:`);
+        for (const l of r.stdout.trim().split("\n").sort()) out.push(`    ${l}`);
+    }
+    for (const h of managers) {
+        const r = await lab.exec(h, "timeout 20 docker stack services web --format '{{.Name}} {{.Replicas}}' 2>&1");
+        out.push(`  stack web on ${lab.hosts[h].name}: ${r.stdout.trim().split("\n").sort().join("; ") || "(no service)"}`);
+    }
+    if (managers.length === 0) out.push("  no live manager");
+    return out;
+}
+
+async function main(): Promise<void> {
+    const reason = labUnavailableReason();
+    if (reason) {
+        console.log(`Lab scenarios skipped: ${reason}`);
+        return;
+    }
+    const lab = await startLab({ hosts: 11, name: "scenarios" });
+    try {
+        const image = await labWebImage(lab);
+        const pool = lab.hosts.map((_, i) => i).filter((i) => i !== BUILDER);
+        const place = (name: string) => placeByRole(3)(name) + 1;
+        const scenarios: { key: string; title: string; change: Change; amis?: string; replace?: (d: Deployment) => string[] }[] = [
+            { key: "a", title: "getAmi returns a newer AMI on the second run", change: {}, amis: NEW_AMI },
+            { key: "b", title: "managerInstanceType changes (t3.small -> t3.medium)", change: { managerInstanceType: "t3.medium" } },
+            { key: "c", title: "manager-0's instance replaced (pulumi up --replace <its URN>)", change: {}, replace: (d) => urnsOf(d, "lab-manager-0") },
+            { key: "d", title: "manager-1's instance replaced (pulumi up --replace <its URN>)", change: {}, replace: (d) => urnsOf(d, "lab-manager-1") },
+        ];
+        console.log(`Lab scenarios: SwarmCluster 3 managers + 2 workers with stacks/web, then one change each (${new Date().toISOString().slice(0, 10)})`);
+        for (const s of scenarios) {
+            // Every host as a newly launched instance would be.
+            await Promise.all(lab.hosts.map((_, i) => freshHost(lab, i)));
+            const engine = new LabEngine(lab, place, BUILDER, { pool });
+            engine.amis = { [AMI_NAME]: OLD_AMI };
+            console.log(`\n(${s.key}) ${s.title}`);
+            const first = await engine.up(program(lab, image, {}));
+            if (first.failures.length > 0) {
+                console.log("  the first run (bootstrap and stack) failed:");
+                describeRun(first).forEach((l) => console.log(l));
+                continue;
+            }
+            const clusterBefore = (await lab.exec(1, "docker info --format '{{.Swarm.Cluster.ID}}'")).stdout.trim();
+            console.log(`  before: 5 nodes, cluster ID ${clusterBefore}, stack web deployed (${first.ms} ms)`);
+            if (s.amis) engine.amis = { [AMI_NAME]: s.amis };
+            const r = await engine.up(program(lab, image, s.change), first.deployment, s.replace?.(first.deployment) ?? []);
+            console.log(`  the second run (${r.ms} ms), operations in order:`);
+            describeRun(r).forEach((l) => console.log(l));
+            console.log("  afterwards:");
+            (await afterwards(lab, pool, r.deployment)).forEach((l) => console.log(l));
+        }
+    } finally {
+        await lab.teardown();
+    }
+}
+
+function urnsOf(d: Deployment, name: string): string[] {
+    return [...d.values()].filter((x) => x.name === name && x.type === "aws:ec2/instance:Instance").map((x) => x.urn);
+}
+
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});
