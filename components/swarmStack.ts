@@ -331,6 +331,7 @@ export class SwarmStack extends pulumi.ComponentResource {
                 encodeBundle(registryPassword ? [...r.files, { path: REGISTRY_PASSWORD_FILE, content: password }] : r.files),
             );
         const convergeTimeout = args.convergeTimeoutSeconds ?? STACK_DEFAULTS.convergeTimeoutSeconds;
+        const removeTimeout = args.removeTimeoutSeconds ?? STACK_DEFAULTS.removeTimeoutSeconds;
         const contentHash = rendered.apply((r) => r.hash);
         // The content hash is part of the script: a change shows in previews and runs the
         // deploy again as an update (never a replacement, which would remove the stack first).
@@ -340,6 +341,7 @@ export class SwarmStack extends pulumi.ComponentResource {
                 contentHash: hash,
                 resolveImage: args.resolveImage ?? STACK_DEFAULTS.resolveImage,
                 convergeTimeoutSeconds: convergeTimeout,
+                removeTimeoutSeconds: removeTimeout,
                 registryLogin: registryAddress !== undefined && registryUser !== undefined ? { address: registryAddress, username: registryUser } : undefined,
             }),
         );
@@ -355,7 +357,7 @@ export class SwarmStack extends pulumi.ComponentResource {
                 connection: pulumi.secret(connection),
                 create: deployScript,
                 update: deployScript,
-                delete: renderStackRemove({ stackName, removeTimeoutSeconds: args.removeTimeoutSeconds ?? STACK_DEFAULTS.removeTimeoutSeconds }),
+                delete: renderStackRemove({ stackName, removeTimeoutSeconds: removeTimeout }),
                 // The files travel on stdin, secret: they may hold secrets.
                 stdin: pulumi.secret(bundle),
                 logging: "stderr",

@@ -21,6 +21,8 @@ export interface StackDeployScriptArgs {
     readonly resolveImage: ResolveImage;
     /** How long the services get to converge before the deploy fails. */
     readonly convergeTimeoutSeconds: number;
+    /** How long a failed first deploy waits for its stack to be gone again. */
+    readonly removeTimeoutSeconds: number;
     /** Log in to this registry first, with the user given here and the password from the bundle. */
     readonly registryLogin?: { readonly address: string; readonly username: string };
     /** Seconds between two convergence polls. @default 1 */
@@ -117,6 +119,7 @@ export function renderStackDeploy(args: StackDeployScriptArgs): string {
         throw new Error(`contentHash must be a sha256 in hex; got ${JSON.stringify(args.contentHash)}`);
     }
     checkSeconds("convergeTimeoutSeconds", args.convergeTimeoutSeconds);
+    checkSeconds("removeTimeoutSeconds", args.removeTimeoutSeconds);
     const poll = args.pollSeconds ?? 1;
     checkSeconds("pollSeconds", poll);
     if (!["always", "changed", "never"].includes(args.resolveImage)) {
@@ -160,12 +163,13 @@ export function renderStackDeploy(args: StackDeployScriptArgs): string {
     lines.push(
         "# A first deploy that fails takes its stack away again, so a failed create leaves nothing;",
         "# a failed update leaves the stack to swarm's update_config (failure_action).",
+        ...removeStackFunction(args.stackName, args.removeTimeoutSeconds),
         `existed=no`,
         `if [ -n "$(dkr service ls --filter label=com.docker.stack.namespace=${args.stackName} -q)" ]; then existed=yes; fi`,
         "fail() {",
         '  if [ "$existed" = no ]; then',
         `    echo "pulumi-swarm: removing stack ${args.stackName}, which this failed first deploy created" >&2`,
-        `    dkr stack rm ${stack} >/dev/null 2>&1 || true`,
+        "    remove_stack || true",
         "  fi",
         "  exit 1",
         "}",
@@ -214,42 +218,57 @@ export interface StackRemoveScriptArgs {
     readonly removeTimeoutSeconds: number;
 }
 
-/** `docker stack rm`, then waits until nothing labelled with the stack is left. Idempotent. */
-export function renderStackRemove(args: StackRemoveScriptArgs): string {
-    checkStackName("stackName", args.stackName);
-    checkSeconds("removeTimeoutSeconds", args.removeTimeoutSeconds);
-    const stack = shellQuote(args.stackName);
-    const label = shellQuote(`label=com.docker.stack.namespace=${args.stackName}`);
+/**
+ * The shell function `remove_stack`: `docker stack rm`, then, until nothing labelled with the
+ * stack is left, removes again what the first rm left (a network stays while a task's
+ * container still holds it); fails after `timeoutSeconds`, naming what is still there.
+ * Shared by the stack's delete and a failed first deploy, so neither leaves a network behind.
+ */
+function removeStackFunction(stackName: string, timeoutSeconds: number): string[] {
+    const stack = shellQuote(stackName);
+    const label = shellQuote(`label=com.docker.stack.namespace=${stackName}`);
     return [
-        prelude(`remove stack ${args.stackName}`),
-        `if [ "$(dkr info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" != active ]; then`,
-        `  echo "pulumi-swarm: $(hostname) is in no swarm; stack ${args.stackName} went with it." >&2`,
-        "  exit 0",
-        "fi",
         "left() {",
         `  dkr service ls --filter ${label} -q`,
         `  dkr network ls --filter ${label} -q`,
         `  dkr secret ls --filter ${label} -q`,
         `  dkr config ls --filter ${label} -q`,
         "}",
-        'if [ -n "$(left)" ]; then',
-        "  # It fails while a task still holds a network; the wait below removes what it left.",
-        `  dkr stack rm ${stack} >&2 || true`,
-        "fi",
-        "start=$(date +%s)",
-        'while [ -n "$(left)" ]; do',
-        `  if [ $(($(date +%s) - start)) -ge ${args.removeTimeoutSeconds} ]; then`,
-        `    echo "pulumi-swarm: stack ${args.stackName} was not gone within ${args.removeTimeoutSeconds} s; still there:" >&2`,
-        `    dkr service ls --filter ${label} --format '  service {{.Name}}' >&2`,
-        `    dkr network ls --filter ${label} --format '  network {{.Name}}' >&2`,
-        "    exit 1",
+        "remove_stack() {",
+        '  if [ -n "$(left)" ]; then',
+        "    # It fails while a task still holds a network; the wait below removes what it left.",
+        `    dkr stack rm ${stack} >&2 || true`,
         "  fi",
-        "  # Networks go once their tasks' containers have stopped; retry what the first rm left.",
-        `  dkr network ls --filter ${label} -q | while read -r n; do dkr network rm "$n" >/dev/null 2>&1 || true; done`,
-        `  dkr config ls --filter ${label} -q | while read -r c; do dkr config rm "$c" >/dev/null 2>&1 || true; done`,
-        `  dkr secret ls --filter ${label} -q | while read -r s; do dkr secret rm "$s" >/dev/null 2>&1 || true; done`,
-        "  sleep 1",
-        "done",
+        "  start=$(date +%s)",
+        '  while [ -n "$(left)" ]; do',
+        `    if [ $(($(date +%s) - start)) -ge ${timeoutSeconds} ]; then`,
+        `      echo "pulumi-swarm: stack ${stackName} was not gone within ${timeoutSeconds} s; still there:" >&2`,
+        `      dkr service ls --filter ${label} --format '  service {{.Name}}' >&2`,
+        `      dkr network ls --filter ${label} --format '  network {{.Name}}' >&2`,
+        "      return 1",
+        "    fi",
+        "    # Networks go once their tasks' containers have stopped; retry what the first rm left.",
+        `    dkr network ls --filter ${label} -q | while read -r n; do dkr network rm "$n" >/dev/null 2>&1 || true; done`,
+        `    dkr config ls --filter ${label} -q | while read -r c; do dkr config rm "$c" >/dev/null 2>&1 || true; done`,
+        `    dkr secret ls --filter ${label} -q | while read -r s; do dkr secret rm "$s" >/dev/null 2>&1 || true; done`,
+        "    sleep 1",
+        "  done",
+        "}",
+    ];
+}
+
+/** `docker stack rm`, then waits until nothing labelled with the stack is left. Idempotent. */
+export function renderStackRemove(args: StackRemoveScriptArgs): string {
+    checkStackName("stackName", args.stackName);
+    checkSeconds("removeTimeoutSeconds", args.removeTimeoutSeconds);
+    return [
+        prelude(`remove stack ${args.stackName}`),
+        `if [ "$(dkr info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" != active ]; then`,
+        `  echo "pulumi-swarm: $(hostname) is in no swarm; stack ${args.stackName} went with it." >&2`,
+        "  exit 0",
+        "fi",
+        ...removeStackFunction(args.stackName, args.removeTimeoutSeconds),
+        "remove_stack",
         "",
     ].join("\n");
 }

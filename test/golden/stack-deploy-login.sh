@@ -30,12 +30,38 @@ mkdir -p "$cfg"
 dk login --username ci --password-stdin 10.77.0.2:5000 <"$dir/registry-password" >/dev/null
 # A first deploy that fails takes its stack away again, so a failed create leaves nothing;
 # a failed update leaves the stack to swarm's update_config (failure_action).
+left() {
+  dkr service ls --filter label=com.docker.stack.namespace=web -q
+  dkr network ls --filter label=com.docker.stack.namespace=web -q
+  dkr secret ls --filter label=com.docker.stack.namespace=web -q
+  dkr config ls --filter label=com.docker.stack.namespace=web -q
+}
+remove_stack() {
+  if [ -n "$(left)" ]; then
+    # It fails while a task still holds a network; the wait below removes what it left.
+    dkr stack rm web >&2 || true
+  fi
+  start=$(date +%s)
+  while [ -n "$(left)" ]; do
+    if [ $(($(date +%s) - start)) -ge 30 ]; then
+      echo "pulumi-swarm: stack web was not gone within 30 s; still there:" >&2
+      dkr service ls --filter label=com.docker.stack.namespace=web --format '  service {{.Name}}' >&2
+      dkr network ls --filter label=com.docker.stack.namespace=web --format '  network {{.Name}}' >&2
+      return 1
+    fi
+    # Networks go once their tasks' containers have stopped; retry what the first rm left.
+    dkr network ls --filter label=com.docker.stack.namespace=web -q | while read -r n; do dkr network rm "$n" >/dev/null 2>&1 || true; done
+    dkr config ls --filter label=com.docker.stack.namespace=web -q | while read -r c; do dkr config rm "$c" >/dev/null 2>&1 || true; done
+    dkr secret ls --filter label=com.docker.stack.namespace=web -q | while read -r s; do dkr secret rm "$s" >/dev/null 2>&1 || true; done
+    sleep 1
+  done
+}
 existed=no
 if [ -n "$(dkr service ls --filter label=com.docker.stack.namespace=web -q)" ]; then existed=yes; fi
 fail() {
   if [ "$existed" = no ]; then
     echo "pulumi-swarm: removing stack web, which this failed first deploy created" >&2
-    dkr stack rm web >/dev/null 2>&1 || true
+    remove_stack || true
   fi
   exit 1
 }

@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { renderSwarmDestroy } from "../../components/scripts/swarmInit";
+import { renderStackDeploy } from "../../components/scripts/stack";
 import { renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { FAKE_HOSTNAME, HostOptions, SYSTEM_PATH, ScriptRun, runOnScriptedHost } from "./scriptedHost";
 
@@ -281,5 +282,62 @@ describe("the scripted host is sealed: a rendered script reaches no real sudo or
     it(`messages name the fake host (${FAKE_HOSTNAME}), never this machine`, () => {
         const r = runOnScriptedHost(leave, FAKE_DOCKER, { uid: 1000, env: { TASKS_GO: "0", NET_GOES: "-1", KEPT: "web_front" } });
         assert.match(r.stderr, /^pulumi-swarm: warning: worker-0 \(node-under-test\) left the swarm/);
+    });
+});
+
+/**
+ * A scripted docker for a first stack deploy that fails: `stack deploy` creates the stack's
+ * service and network, then fails; `stack rm` removes the service but not the network (a
+ * task's container still holds it, as Docker answers then); `network rm` removes it.
+ */
+const FAKE_DOCKER_STACK = `#!/bin/sh
+echo "$*" >> "$FAKE/calls"
+case "$*" in
+  "info --format {{.Swarm.ControlAvailable}}") echo true ;;
+  "service ls --filter label=com.docker.stack.namespace=web -q")
+    if [ -f "$FAKE/deployed" ] && [ ! -f "$FAKE/removed" ]; then echo svc1; fi ;;
+  "network ls --filter label=com.docker.stack.namespace=web -q")
+    if [ -f "$FAKE/deployed" ] && [ ! -f "$FAKE/netgone" ]; then echo net1; fi ;;
+  "secret ls --filter label=com.docker.stack.namespace=web -q"|"config ls --filter label=com.docker.stack.namespace=web -q") ;;
+  "stack deploy --compose-file "*" --with-registry-auth --prune --resolve-image always web")
+    : > "$FAKE/deployed"; echo "image not found" >&2; exit 1 ;;
+  "stack rm web")
+    : > "$FAKE/removed"; echo "Removing service web_app"; echo "Failed to remove network net1: network is in use" >&2; exit 1 ;;
+  "network rm net1") : > "$FAKE/netgone" ;;
+  *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
+esac
+`;
+
+for (const { title, uid } of USERS) describe(`the stack deploy's failed first deploy, run against a scripted docker, ${title}`, () => {
+    it("takes its stack away again and waits until the network a task still held is gone too", () => {
+        const script = renderStackDeploy({ stackName: "web", contentHash: "a".repeat(64), resolveImage: "always", convergeTimeoutSeconds: 300, removeTimeoutSeconds: 180 });
+        const bundle = `compose.yaml ${Buffer.from("services:\n  app:\n    image: nginx\n").toString("base64")}\n`;
+        const r = runChecked(script, FAKE_DOCKER_STACK, { uid, stdin: bundle });
+        assert.strictEqual(r.code, 1);
+        const calls = r.calls.map((c) => c.replace(/--compose-file \S+/, "--compose-file <dir>/compose.yaml"));
+        const left = [
+            "service ls --filter label=com.docker.stack.namespace=web -q",
+            "network ls --filter label=com.docker.stack.namespace=web -q",
+            "secret ls --filter label=com.docker.stack.namespace=web -q",
+            "config ls --filter label=com.docker.stack.namespace=web -q",
+        ];
+        assert.deepStrictEqual(calls, [
+            "info --format {{.Swarm.ControlAvailable}}",
+            "service ls --filter label=com.docker.stack.namespace=web -q",
+            "stack deploy --compose-file <dir>/compose.yaml --with-registry-auth --prune --resolve-image always web",
+            ...left,
+            "stack rm web",
+            ...left,
+            "network ls --filter label=com.docker.stack.namespace=web -q",
+            "network rm net1",
+            "config ls --filter label=com.docker.stack.namespace=web -q",
+            "secret ls --filter label=com.docker.stack.namespace=web -q",
+            "sleep 1",
+            ...left,
+        ]);
+        assert.strictEqual(
+            r.stderr,
+            "image not found\npulumi-swarm: removing stack web, which this failed first deploy created\nRemoving service web_app\nFailed to remove network net1: network is in use\n",
+        );
     });
 });

@@ -11,7 +11,7 @@ const HASH = "a".repeat(64);
 const cases: { file: string; render: () => string }[] = [
     {
         file: "stack-deploy.sh",
-        render: () => renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 }),
+        render: () => renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300, removeTimeoutSeconds: 180 }),
     },
     {
         file: "stack-deploy-login.sh",
@@ -21,6 +21,7 @@ const cases: { file: string; render: () => string }[] = [
                 contentHash: HASH,
                 resolveImage: "never",
                 convergeTimeoutSeconds: 60,
+                removeTimeoutSeconds: 30,
                 registryLogin: { address: "10.77.0.2:5000", username: "ci" },
             }),
     },
@@ -49,8 +50,8 @@ describe("pure: stack scripts", () => {
     goldenScriptTests(cases.map((c) => ({ ...c, shell: "sh" as const })));
 
     it("deploy: the content hash is in the script, so a change re-runs it", () => {
-        const a = renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 });
-        const b = renderStackDeploy({ stackName: "web", contentHash: "b".repeat(64), resolveImage: "always", convergeTimeoutSeconds: 300 });
+        const a = renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300, removeTimeoutSeconds: 180 });
+        const b = renderStackDeploy({ stackName: "web", contentHash: "b".repeat(64), resolveImage: "always", convergeTimeoutSeconds: 300, removeTimeoutSeconds: 180 });
         assert.notStrictEqual(a, b);
         assert.ok(a.includes(`# content sha256: ${HASH}\n`));
         assert.ok(a.includes("stack deploy --compose-file \"$dir/compose.yaml\" --with-registry-auth --prune --resolve-image always web"));
@@ -64,13 +65,14 @@ describe("pure: stack scripts", () => {
     });
 
     it("deploy: no login, no private client config, unless a registry login is asked for", () => {
-        const plain = renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 });
+        const plain = renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300, removeTimeoutSeconds: 180 });
         assert.ok(!plain.includes(" login "));
         const login = renderStackDeploy({
             stackName: "web",
             contentHash: HASH,
             resolveImage: "always",
             convergeTimeoutSeconds: 300,
+            removeTimeoutSeconds: 180,
             registryLogin: { address: "r.example.com", username: "ci" },
         });
         assert.ok(login.includes(`dk login --username ci --password-stdin r.example.com <"$dir/registry-password" >/dev/null`));
@@ -78,11 +80,11 @@ describe("pure: stack scripts", () => {
 
     it("bad values are refused with the field named", () => {
         assert.throws(
-            () => renderStackDeploy({ stackName: "Web App", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300 }),
+            () => renderStackDeploy({ stackName: "Web App", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 300, removeTimeoutSeconds: 180 }),
             /^Error: stackName must be 1-40 lower-case letters, digits, '_' or '-', starting with a letter or digit; got "Web App"$/,
         );
         assert.throws(
-            () => renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 0 }),
+            () => renderStackDeploy({ stackName: "web", contentHash: HASH, resolveImage: "always", convergeTimeoutSeconds: 0, removeTimeoutSeconds: 180 }),
             /convergeTimeoutSeconds must be a positive whole number of seconds; got 0/,
         );
         assert.throws(
