@@ -84,6 +84,28 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         assert.strictEqual((await lab.exec(0, "docker node inspect self --format '{{index .Spec.Labels \"pulumi-swarm.host\"}}'")).stdout.trim(), "manager-0");
     });
 
+    it("a newer AMI published: the next run replaces no node and runs no command; nodeAmis and newNodeAmis show the drift", async () => {
+        const published = engine.amis;
+        try {
+            engine.amis = { "*": "ami-0000000000000old1" };
+            const first = ok(await up({}));
+            engine.amis = { "*": "ami-0000000000000new2" };
+            const again = await up({}, first, "newer AMI published");
+            ok(again);
+            assert.deepStrictEqual(again.steps, []);
+            assert.deepStrictEqual(await unwrap(cluster!.nodeAmis), {
+                "manager-0": "ami-0000000000000old1",
+                "manager-1": "ami-0000000000000old1",
+                "manager-2": "ami-0000000000000old1",
+                "worker-0": "ami-0000000000000old1",
+                "worker-1": "ami-0000000000000old1",
+            });
+            assert.deepStrictEqual(await unwrap(cluster!.newNodeAmis), { manager: "ami-0000000000000new2", worker: "ami-0000000000000new2" });
+        } finally {
+            engine.amis = published;
+        }
+    });
+
     it("a second run changes nothing: with state it runs nothing; re-running every create script keeps node IDs and leader", async () => {
         const first = ok(await up({}));
         const before = await nodes(lab);

@@ -771,7 +771,11 @@ export class LabEngine {
                 const { id, ...rest } = outputs;
                 return { ...base, id: typeof id === "string" ? id : `${name}-id`, inputs, outputs: rest, ...(host !== undefined ? { host } : {}) };
             };
-            const outputsOf = (d: Deployed) => ({ id: d.id, ...d.outputs });
+            // What the program reads back: the resource's state, whose properties are the inputs
+            // the provider was given (with ignoreChanges applied, so an ignored input keeps its old
+            // value, as in the saved state after a SameStep or UpdateStep, step.go) and then its
+            // outputs. The mock monitor lays these over the program's raw inputs.
+            const outputsOf = (d: Deployed) => ({ id: d.id, ...d.inputs, ...d.outputs });
 
             // Case "recreating" (step_generator.go `generateSteps`): deleted earlier in this run
             // as a dependent of a delete-before-replace; now it can only be a replacement.
