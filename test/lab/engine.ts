@@ -38,9 +38,8 @@
 import * as assert from "assert";
 import { spawn } from "child_process";
 import * as os from "os";
-import { Client } from "ssh2";
 import { awsCalls, awsOutputs, installMocks, plain, Registration } from "../mocks";
-import { ExecResult, Lab } from "./lab";
+import { ExecResult, Lab, sshExec } from "./lab";
 
 export interface Deployed {
     readonly urn: string;
@@ -307,66 +306,6 @@ class Workers {
     }
 }
 
-/** Runs cmd over SSH with ssh2 (host key checked), with env requests; resolves with code and output. */
-function sshRun(
-    conn: { host: string; port: number; user: string; privateKey: string },
-    hostKey: string,
-    cmd: string,
-    stdin: string | undefined,
-    env: Record<string, string>,
-): Promise<ExecResult & { combined: string }> {
-    const expected = Buffer.from(hostKey.split(/\s+/)[1] ?? "", "base64");
-    return new Promise((resolve, reject) => {
-        const client = new Client();
-        let settled = false;
-        const fail = (err: Error) => {
-            if (settled) return;
-            settled = true;
-            client.end();
-            reject(err);
-        };
-        client.on("error", fail);
-        client.on("close", () => fail(new Error("ssh: connection closed")));
-        client.on("ready", () => {
-            client.exec(cmd, { env }, (err, stream) => {
-                if (err) return fail(err);
-                const out: Buffer[] = [];
-                const errOut: Buffer[] = [];
-                const both: Buffer[] = [];
-                let code: number | undefined;
-                let signal: string | undefined;
-                stream.on("data", (d: Buffer) => (out.push(d), both.push(d)));
-                stream.stderr.on("data", (d: Buffer) => (errOut.push(d), both.push(d)));
-                stream.on("exit", (c: number | null, sig?: string) => {
-                    if (c !== null) code = c;
-                    signal = sig;
-                });
-                stream.on("close", () => {
-                    if (settled) return;
-                    settled = true;
-                    client.end();
-                    const signum = signal ? (os.constants.signals[`SIG${signal}` as NodeJS.Signals] ?? 0) : 0;
-                    resolve({
-                        code: code ?? (signal ? 128 + signum : 255),
-                        stdout: Buffer.concat(out).toString(),
-                        stderr: Buffer.concat(errOut).toString(),
-                        combined: Buffer.concat(both).toString(),
-                    });
-                });
-                // The provider sets stdin only when it is non-empty (commandOutputs.go `run`).
-                stream.end(stdin && stdin.length > 0 ? stdin : undefined);
-            });
-        });
-        client.connect({
-            host: conn.host,
-            port: conn.port,
-            username: conn.user,
-            privateKey: conn.privateKey,
-            readyTimeout: 30_000,
-            hostVerifier: (key: Buffer) => key.equals(expected),
-        });
-    });
-}
 
 /** What a command ran with: its inputs and the outputs passed in PULUMI_COMMAND_STDOUT/STDERR. */
 interface CommandRun {
@@ -490,7 +429,7 @@ export class LabEngine {
             const sent = { ...env, ...Object.fromEntries(Object.entries(previousEnv).filter(([k]) => ok(k))) };
             const hostKey = this.lab.hosts[target.host].hostKey;
             try {
-                r = await sshRun(
+                r = await sshExec(
                     { host: target.sshHost, port: target.port, user: conn.user ?? "root", privateKey: conn.privateKey ?? "" },
                     hostKey,
                     script,
@@ -909,8 +848,10 @@ export class LabEngine {
                 cancelled = true;
             }
             await monitor.settled();
-            // Let late rejections arrive.
-            await new Promise((r) => setTimeout(r, 50));
+            // Let late rejections arrive: Node reports an unhandled rejection once the microtasks
+            // of the turn that made it have run, so one more turn of the event loop is enough
+            // (settled() has already waited through many).
+            await new Promise((r) => setImmediate(r));
         } finally {
             process.removeListener("unhandledRejection", unhandled);
             listeners.forEach((l) => process.on("unhandledRejection", l as NodeJS.UnhandledRejectionListener));

@@ -648,7 +648,13 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
 }
 
 /** Runs cmd over SSH with ssh2, checking the server's host key; resolves with code and output. */
-export function sshExec(conn: LabConnection, hostKey: string, cmd: string, stdin?: string): Promise<ExecResult> {
+export function sshExec(
+    conn: LabConnection,
+    hostKey: string,
+    cmd: string,
+    stdin?: string,
+    env: Record<string, string> = {},
+): Promise<ExecResult & { combined: string }> {
     const expected = Buffer.from(hostKey.split(/\s+/)[1] ?? "", "base64");
     return new Promise((resolve, reject) => {
         const client = new Client();
@@ -660,15 +666,18 @@ export function sshExec(conn: LabConnection, hostKey: string, cmd: string, stdin
             reject(err);
         };
         client.on("error", fail);
+        client.on("close", () => fail(new Error("ssh: connection closed")));
         client.on("ready", () => {
-            client.exec(cmd, (err, stream) => {
+            // env: one setenv request per variable, as @pulumi/command sends its environment.
+            client.exec(cmd, { env }, (err, stream) => {
                 if (err) return fail(err);
                 const out: Buffer[] = [];
                 const errOut: Buffer[] = [];
+                const both: Buffer[] = [];
                 let code: number | undefined;
                 let signal: string | undefined;
-                stream.on("data", (d: Buffer) => out.push(d));
-                stream.stderr.on("data", (d: Buffer) => errOut.push(d));
+                stream.on("data", (d: Buffer) => (out.push(d), both.push(d)));
+                stream.stderr.on("data", (d: Buffer) => (errOut.push(d), both.push(d)));
                 stream.on("exit", (c: number | null, sig?: string) => {
                     if (c !== null) code = c;
                     signal = sig;
@@ -682,9 +691,11 @@ export function sshExec(conn: LabConnection, hostKey: string, cmd: string, stdin
                         code: code ?? (signal ? 128 + signum : 255),
                         stdout: Buffer.concat(out).toString(),
                         stderr: Buffer.concat(errOut).toString(),
+                        combined: Buffer.concat(both).toString(),
                     });
                 });
-                stream.end(stdin ?? "");
+                // Nothing is written when stdin is empty (the provider sets none then).
+                stream.end(stdin && stdin.length > 0 ? stdin : undefined);
             });
         });
         client.connect({
