@@ -7,7 +7,7 @@ import { unwrap } from "../mocks";
 import { Deployment, LabEngine, UpResult, placeByRole } from "./engine";
 import { Lab, labOrSkip, startLab } from "./lab";
 import { until } from "./until";
-import { swarmNodes as nodes, swarmState } from "./swarmChecks";
+import { labClusterArgs, swarmNodes as nodes, swarmState } from "./swarmChecks";
 
 describe("lab: SwarmCluster bootstrap for real over SSH", function () {
     this.timeout(180000);
@@ -36,17 +36,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
 
     const program = (args: Partial<SwarmClusterArgs>) => async () => {
         const { SwarmCluster } = await import("../../components");
-        cluster = new SwarmCluster("lab", {
-            adminCidrBlocks: ["10.77.0.0/16"],
-            sshUser: "root",
-            sshPublicKey: "ssh-ed25519 AAAAlab",
-            sshPrivateKey: lab.privateKey,
-            dockerReadyTimeoutSeconds: 30,
-            drainTimeoutSeconds: 30,
-            managerCount: 3,
-            workerCount: 2,
-            ...args,
-        });
+        cluster = new SwarmCluster("lab", { ...labClusterArgs(lab), ...args });
     };
 
     async function up(args: Partial<SwarmClusterArgs>, previous?: Deployment, what = "", replace: string[] = []): Promise<UpResult> {

@@ -15,7 +15,7 @@ import type { SwarmCluster as SwarmClusterType } from "../../components";
 import { Deployment, LabEngine, UpResult, freshHost, placeByRole } from "./engine";
 import { labWebImage } from "./images";
 import { Lab, labUnavailableReason, startLab } from "./lab";
-import { WEB_COMPOSE, labWebVariables } from "./swarmChecks";
+import { WEB_COMPOSE, labClusterArgs, labWebVariables } from "./swarmChecks";
 
 const AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
 const OLD_AMI = "ami-0aaaaaaaaaaaaaaa1";
@@ -30,14 +30,7 @@ function program(lab: Lab, image: string, change: Change) {
     return async () => {
         const { SwarmCluster, SwarmStack } = await import("../../components");
         const cluster: SwarmClusterType = new SwarmCluster("lab", {
-            adminCidrBlocks: ["10.77.0.0/16"],
-            sshUser: "root",
-            sshPublicKey: "ssh-ed25519 AAAAlab",
-            sshPrivateKey: lab.privateKey,
-            dockerReadyTimeoutSeconds: 30,
-            drainTimeoutSeconds: 30,
-            managerCount: 3,
-            workerCount: 2,
+            ...labClusterArgs(lab),
             managerInstanceType: change.managerInstanceType,
             registry: { kind: "external", address: lab.registry },
         });

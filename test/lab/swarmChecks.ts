@@ -3,6 +3,7 @@
 // suites read back from the real swarm (nodes, a host's swarm state, a stack's tasks).
 import * as assert from "assert";
 import * as path from "path";
+import type { SwarmClusterArgs } from "../../components";
 import type { SwarmHost } from "../../components/swarmBootstrap";
 import { repoRoot } from "../paths";
 import { Lab } from "./lab";
@@ -79,4 +80,21 @@ export async function swarmNodes(lab: Lab, host = 0): Promise<NodeRow[]> {
 /** `docker info`'s `<LocalNodeState> <NodeID>` on a host ("inactive " when in no swarm). */
 export async function swarmState(lab: Lab, host: number): Promise<string> {
     return (await lab.exec(host, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'")).stdout.trim();
+}
+
+/**
+ * SwarmCluster's arguments for the lab: 3 managers + 2 workers reached as root with the lab's
+ * key, short waits (the lab's engines answer at once). Suites add what they vary.
+ */
+export function labClusterArgs(lab: Lab): SwarmClusterArgs {
+    return {
+        adminCidrBlocks: ["10.77.0.0/16"],
+        sshUser: "root",
+        sshPublicKey: "ssh-ed25519 AAAAlab",
+        sshPrivateKey: lab.privateKey,
+        dockerReadyTimeoutSeconds: 30,
+        drainTimeoutSeconds: 30,
+        managerCount: 3,
+        workerCount: 2,
+    };
 }
