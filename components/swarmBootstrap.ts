@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SwarmArgumentError, throwIfAny } from "./errors";
 import { VALID_MANAGER_COUNTS } from "./validation";
 import { renderMemberCreate, renderMemberDelete, renderRemoverDelete } from "./scripts/membership";
-import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "./scripts/swarmInit";
+import { parseSwarmInitOutput, renderSwarmInit } from "./scripts/swarmInit";
 import { SwarmRole, parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "./scripts/swarmJoin";
 
 /** One machine of the swarm, wherever it comes from (EC2, your own servers, containers). */
@@ -23,6 +23,13 @@ export interface SwarmHost {
     readonly sshUser: pulumi.Input<string>;
     /** The fixed private address the node advertises to the swarm (managers must keep it). */
     readonly privateAddress: pulumi.Input<string>;
+    /**
+     * What makes this host another machine, such as its EC2 instance ID: when it changes, the
+     * node is replaced (the new machine joins under the same key before the old one is drained,
+     * demoted, leaves and is removed). A change of `sshHost` or `sshPort` alone only reconnects.
+     * @default none: the key, role and private address alone say which node this is
+     */
+    readonly machineId?: pulumi.Input<string>;
     /**
      * This host's own SSH private key, when it does not accept the bootstrap's `privateKey`.
      * Always handled as a secret. @default the bootstrap's `privateKey`
@@ -114,24 +121,36 @@ export function validateSwarmHosts(hosts: readonly SwarmHost[]): void {
 /**
  * Forms a Docker swarm over SSH on a list of hosts, with @pulumi/command remote commands:
  *
- * - `<name>-init`: `docker swarm init` on the first manager (only when it is in no swarm);
- *   prints the join tokens, so its output is secret and never logged.
- * - per other host: `<name>-remove-<key>` (on the first manager; on delete, `docker node rm`
- *   once the node is Down), `<name>-join-<key>` (on the host; joins with the token on
- *   stdin; on delete, `docker swarm leave`), `<name>-member-<key>` (on the first manager;
- *   labels the node and sets its role; on delete, drains it and demotes it).
+ * - `<name>-init`: `docker swarm init` on the first manager when the swarm is created (only when
+ *   that host is in no swarm); prints the join tokens, so its output is secret and never
+ *   logged. It runs once: it is the swarm's birth, not the first manager's, so a later change
+ *   of the first manager never runs it again, and it has no delete.
+ * - per host: `<name>-remove-<key>` (on another manager; on delete, `docker node rm` of the
+ *   key's drained node once it has left), `<name>-join-<key>` (on the host; joins with the
+ *   token on stdin through any manager, or finds itself already in the swarm; on delete,
+ *   `docker swarm leave`, or the swarm's end when it is the last manager),
+ *   `<name>-member-<key>` (on another manager; labels the node and sets its role; on delete,
+ *   drains it and demotes it). "Another manager" is the first manager, or for the first
+ *   manager itself the second one; a swarm with one manager has no remover and member for it.
  *
- * Worker joins depend on the init (and their own remover) only, so they run in parallel;
- * manager joins also wait for the previous manager's join, because Raft adds managers one
- * at a time. Pulumi deletes in reverse, so a removed node is drained, demoted, leaves and
- * is removed, in that order.
+ * A host's commands are replaced when its key, role, private address or `machineId` change, the
+ * new before the old (Pulumi's default order): the new machine joins, then the old node is
+ * drained, demoted, leaves and is removed at the end of the run. A new SSH address or port only
+ * updates the connection: the join runs again and finds the node in the swarm.
+ *
+ * Worker joins depend on the init, the first manager's join and their own remover, so they
+ * run in parallel; manager joins wait for the previous manager's join instead, because Raft
+ * adds managers one at a time. Pulumi deletes in reverse, so a removed node is drained, demoted, leaves and
+ * is removed, in that order; the first manager's member is deleted after every other
+ * manager's, so `pulumi destroy` demotes the others before it, and the first manager, the
+ * last one standing, ends the swarm.
  */
 export class SwarmBootstrap extends pulumi.ComponentResource {
     /** The swarm's cluster ID. */
     public readonly clusterId: pulumi.Output<string>;
-    /** The first manager's node ID. */
+    /** The first manager's node ID (a replaced first manager gets a new one). */
     public readonly leaderNodeId: pulumi.Output<string>;
-    /** The first manager's private address: where nodes join (port 2377). */
+    /** The first manager's private address. */
     public readonly managerAddress: pulumi.Output<string>;
     /** Join token for workers (secret). */
     public readonly workerJoinToken: pulumi.Output<string>;
@@ -159,34 +178,41 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
         const clusterName = args.clusterName ?? name;
         const sharedKey = args.privateKey === undefined ? undefined : pulumi.secret(args.privateKey);
         const after = args.connectAfter ?? [];
-
-        const connect = (h: SwarmHost): pulumi.Output<command.types.input.remote.ConnectionArgs> =>
-            pulumi.output({
-            host: h.sshHost,
-            port: h.sshPort ?? 22,
-            user: h.sshUser,
-            privateKey: h.privateKey === undefined ? sharedKey! : pulumi.secret(h.privateKey),
-            dialErrorLimit: args.sshDialErrorLimit ?? d.sshDialErrorLimit,
-            perDialTimeout: d.sshPerDialTimeoutSeconds,
-            });
-        // A host is the same host while these stay the same; when they change, its commands
-        // are replaced (delete first: the old node leaves before the new one joins).
-        // One Output per host, shared by its three commands.
-        const identity = (h: SwarmHost) => pulumi.output([h.key, h.role, h.sshHost, h.sshPort ?? 22, h.privateAddress]);
         const minutes = (seconds: number) => `${Math.ceil(seconds / 60) + 5}m`;
 
-        const first = args.hosts.find((h) => h.role === "manager")!;
-        const firstConnection = connect(first);
+        const connections = new Map<SwarmHost, pulumi.Output<command.types.input.remote.ConnectionArgs>>();
+        const connect = (h: SwarmHost): pulumi.Output<command.types.input.remote.ConnectionArgs> => {
+            let c = connections.get(h);
+            if (c === undefined) {
+                c = pulumi.output({
+                    host: h.sshHost,
+                    port: h.sshPort ?? 22,
+                    user: h.sshUser,
+                    privateKey: h.privateKey === undefined ? sharedKey! : pulumi.secret(h.privateKey),
+                    dialErrorLimit: args.sshDialErrorLimit ?? d.sshDialErrorLimit,
+                    perDialTimeout: d.sshPerDialTimeoutSeconds,
+                });
+                connections.set(h, c);
+            }
+            return c;
+        };
+        // Which node a host's commands stand for: when this changes, they are replaced. The SSH
+        // address and port are not part of it: a stopped and started instance keeps its node.
+        const identity = (h: SwarmHost) => pulumi.output([h.key, h.role, h.privateAddress, h.machineId ?? ""]);
+
+        const managers = args.hosts.filter((h) => h.role === "manager");
+        const first = managers[0];
+        // The manager that runs a host's membership commands: never the host itself.
+        const sideOf = (h: SwarmHost): SwarmHost | undefined => (h === first ? managers[1] : first);
 
         const init = new command.remote.Command(
             `${name}-init`,
             {
-                connection: firstConnection,
+                connection: connect(first),
                 create: pulumi.output(first.privateAddress).apply((addr) =>
                     renderSwarmInit({ clusterName, hostKey: first.key, advertiseAddress: addr, dockerReadyTimeoutSeconds: readySeconds }),
                 ),
-                delete: renderSwarmDestroy(first.key),
-                triggers: identity(first),
+                triggers: [clusterName],
                 logging: "none",
                 addPreviousOutputInEnv: false,
             },
@@ -194,8 +220,11 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                 parent: this,
                 dependsOn: after,
                 additionalSecretOutputs: ["stdout", "stderr"],
-                deleteBeforeReplace: true,
-                customTimeouts: { create: minutes(readySeconds), update: minutes(readySeconds), delete: "10m" },
+                // The swarm's birth: what the first manager is later (another address, another
+                // machine) never runs it again. Its outputs, the cluster ID and the join tokens,
+                // stay those of the swarm.
+                ignoreChanges: ["connection", "create"],
+                customTimeouts: { create: minutes(readySeconds) },
             },
         );
         const initResult = init.stdout.apply((out) => {
@@ -206,91 +235,109 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
             }
         });
         this.clusterId = pulumi.unsecret(initResult.clusterId);
-        this.leaderNodeId = pulumi.unsecret(initResult.nodeId);
         this.workerJoinToken = pulumi.secret(initResult.workerToken);
         this.managerJoinToken = pulumi.secret(initResult.managerToken);
         this.managerAddress = pulumi.output(first.privateAddress);
 
-        const nodeIds: Record<string, pulumi.Output<string>> = { [first.key]: this.leaderNodeId };
         // One stdin per role, shared by every join of that role.
         const joinStdin = {
             manager: pulumi.secret(pulumi.interpolate`${this.managerJoinToken}\n`),
             worker: pulumi.secret(pulumi.interpolate`${this.workerJoinToken}\n`),
         };
+        const managerAddresses = pulumi.all(managers.map((m) => m.privateAddress));
 
         // Managers join one at a time: Raft adds one member per configuration change, and two
         // managers joining at once can hang (seen in the lab with Docker 20.10 for over ten
         // minutes). Workers join in parallel, each after the init alone.
+        const joins = new Map<SwarmHost, command.remote.Command>();
+        const nodeIds = new Map<SwarmHost, pulumi.Output<string>>();
         let previousManagerJoin: command.remote.Command | undefined;
-        for (const h of args.hosts.filter((x) => x !== first)) {
-            const triggers = identity(h);
-            const remover = new command.remote.Command(
-                `${name}-remove-${h.key}`,
-                {
-                    connection: firstConnection,
-                    delete: renderRemoverDelete(h.key),
-                    triggers,
-                    addPreviousOutputInEnv: false,
-                },
-                { parent: this, dependsOn: [init], deleteBeforeReplace: true, customTimeouts: { delete: "5m" } },
-            );
+        for (const h of [first, ...args.hosts.filter((x) => x !== first)]) {
+            const side = sideOf(h);
+            const remover =
+                side === undefined
+                    ? undefined
+                    : new command.remote.Command(
+                          `${name}-remove-${h.key}`,
+                          {
+                              connection: connect(side),
+                              delete: renderRemoverDelete(h.key),
+                              triggers: identity(h),
+                              addPreviousOutputInEnv: false,
+                          },
+                          { parent: this, dependsOn: [init], customTimeouts: { delete: "5m" } },
+                      );
             const join = new command.remote.Command(
                 `${name}-join-${h.key}`,
                 {
                     connection: connect(h),
-                    create: pulumi
-                        .all([h.privateAddress, first.privateAddress, this.leaderNodeId])
-                        .apply(([addr, managerAddr, managerNodeId]) =>
-                            renderSwarmJoin({
-                                hostKey: h.key,
-                                role: h.role,
-                                advertiseAddress: addr,
-                                managerAddress: managerAddr,
-                                managerNodeId,
-                                dockerReadyTimeoutSeconds: readySeconds,
-                            }),
-                        ),
+                    create: pulumi.all([h.privateAddress, managerAddresses]).apply(([addr, addrs]) =>
+                        renderSwarmJoin({ hostKey: h.key, role: h.role, advertiseAddress: addr, managerAddresses: addrs, dockerReadyTimeoutSeconds: readySeconds }),
+                    ),
                     stdin: joinStdin[h.role],
                     delete: renderSwarmLeave(h.key, d.leaveTimeoutSeconds),
-                    triggers,
+                    triggers: identity(h),
                     addPreviousOutputInEnv: false,
                 },
                 {
                     parent: this,
-                    dependsOn: h.role === "manager" && previousManagerJoin ? [init, remover, previousManagerJoin] : [init, remover],
-                    deleteBeforeReplace: true,
+                    // A worker also after the first manager's join, so that the first manager leaves
+                    // after every worker (pulumi destroy ends the swarm with it).
+                    dependsOn: [
+                        init,
+                        ...(remover ? [remover] : []),
+                        ...(h.role === "manager" ? (previousManagerJoin ? [previousManagerJoin] : []) : [joins.get(first)!]),
+                    ],
                     customTimeouts: { create: minutes(readySeconds), update: minutes(readySeconds), delete: minutes(d.leaveTimeoutSeconds) },
                 },
             );
             if (h.role === "manager") {
                 previousManagerJoin = join;
             }
-            const nodeId = join.stdout.apply((out) => {
-                try {
-                    return parseSwarmJoinOutput(out).nodeId;
-                } catch (e) {
-                    throw new pulumi.ResourceError((e as Error).message, this);
-                }
-            });
-            new command.remote.Command(
+            joins.set(h, join);
+            nodeIds.set(
+                h,
+                join.stdout.apply((out) => {
+                    try {
+                        return parseSwarmJoinOutput(out).nodeId;
+                    } catch (e) {
+                        throw new pulumi.ResourceError((e as Error).message, this);
+                    }
+                }),
+            );
+        }
+
+        let firstMember: command.remote.Command | undefined;
+        for (const h of [first, ...args.hosts.filter((x) => x !== first)]) {
+            const side = sideOf(h);
+            if (side === undefined) {
+                continue;
+            }
+            const nodeId = nodeIds.get(h)!;
+            const member = new command.remote.Command(
                 `${name}-member-${h.key}`,
                 {
-                    connection: firstConnection,
+                    connection: connect(side),
                     create: nodeId.apply((id) => renderMemberCreate({ hostKey: h.key, nodeId: id, role: h.role })),
                     delete: nodeId.apply((id) => renderMemberDelete({ hostKey: h.key, nodeId: id, role: h.role }, drainSeconds)),
-                    triggers,
+                    triggers: identity(h),
                     addPreviousOutputInEnv: false,
                 },
                 {
                     parent: this,
-                    dependsOn: [join],
-                    deleteBeforeReplace: true,
+                    // After the manager it runs on has joined; another manager's member also after
+                    // the first manager's, so that the first manager's is deleted last.
+                    dependsOn: [joins.get(h)!, joins.get(side)!, ...(h.role === "manager" && firstMember ? [firstMember] : [])],
                     customTimeouts: { delete: minutes(drainSeconds + 60) },
                 },
             );
-            nodeIds[h.key] = nodeId;
+            if (h === first) {
+                firstMember = member;
+            }
         }
-        this.nodeIds = pulumi.all(nodeIds);
+
+        this.leaderNodeId = nodeIds.get(first)!;
+        this.nodeIds = pulumi.all(Object.fromEntries(args.hosts.map((h) => [h.key, nodeIds.get(h)!])));
 
         this.registerOutputs({
             clusterId: this.clusterId,

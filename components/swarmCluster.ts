@@ -400,6 +400,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             sshHost: instance.publicIp,
             sshUser,
             privateAddress: instance.privateIp,
+            machineId: instance.id,
         }));
         this.bootstrap = new SwarmBootstrap(
             `${name}-swarm`,

@@ -109,9 +109,9 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
         );
         assert.strictEqual(out.error, undefined);
         assert.strictEqual(out.counts!["aws:ec2/instance:Instance"], 4);
-        // 10 bootstrap commands, and stacks/web (the default stacks) deployed by one more,
+        // 11 bootstrap commands, and stacks/web (the default stacks) deployed by one more,
         // its API built by a local command into its ECR repository, its proxy routed.
-        assert.strictEqual(out.counts!["command:remote:Command"], 11);
+        assert.strictEqual(out.counts!["command:remote:Command"], 12);
         assert.strictEqual(out.counts!["command:local:Command"], 1);
         assert.strictEqual(out.counts!["aws:ecr/repository:Repository"], 1);
         assert.strictEqual(out.counts!["aws:lb/targetGroup:TargetGroup"], 1);
@@ -138,9 +138,10 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
             assert.deepStrictEqual(g.namesOf("aws:ec2/subnet:Subnet"), ["dev-public-0", "dev-public-1"]);
             assert.deepStrictEqual(g.zonesOf("dev-manager-"), [AWS_ZONES[0]]);
             assert.deepStrictEqual(g.zonesOf("dev-worker-"), [AWS_ZONES[0], AWS_ZONES[1]]);
-            // init, and per worker its remover, join and member; one deploy.
+            // init, the manager's join, and per worker its remover, join and member; one deploy.
             assert.deepStrictEqual(g.namesOf(REMOTE), [
                 "dev-swarm-init",
+                "dev-swarm-join-manager-0",
                 "dev-swarm-join-worker-0",
                 "dev-swarm-join-worker-1",
                 "dev-swarm-member-worker-0",
@@ -203,8 +204,8 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
             ]);
             assert.deepStrictEqual(g.zonesOf("prod-manager-"), AWS_ZONES.slice(0, 3));
             assert.deepStrictEqual(g.zonesOf("prod-worker-"), AWS_ZONES.slice(0, 3));
-            // 1 init + 3 per other node (5), and 2 deploys
-            assert.strictEqual(g.ofType(REMOTE).length, 18);
+            // 1 init + 3 per node (6), and 2 deploys
+            assert.strictEqual(g.ofType(REMOTE).length, 21);
         });
 
         it("deploys stacks/web and stacks/visualizer; only web's proxy is routed (the visualizer is reached over SSH)", () => {
@@ -295,7 +296,7 @@ describe("mock: the repo's program tears down in order (dependencies, dev and pr
                 const deploys = commands(/^stack-.*-deploy$/);
                 assert.strictEqual(deploys.length, stack === "dev" ? 1 : 2);
                 const swarm = commands(new RegExp(`^${stack}-swarm-(init|join-.*|member-.*)$`));
-                assert.strictEqual(swarm.length, stack === "dev" ? 5 : 11);
+                assert.strictEqual(swarm.length, stack === "dev" ? 6 : 13);
                 for (const d of deploys) {
                     for (const c of swarm) {
                         assert.ok(g.dependsOn(d, `${REMOTE} ${c.name}`), `${d.name} does not wait for ${c.name}`);
@@ -305,7 +306,7 @@ describe("mock: the repo's program tears down in order (dependencies, dev and pr
 
             it("every node leaves before its instance goes: its join depends on its own instance, the init on the first manager", () => {
                 const joins = commands(new RegExp(`^${stack}-swarm-join-`));
-                assert.strictEqual(joins.length, stack === "dev" ? 2 : 5);
+                assert.strictEqual(joins.length, stack === "dev" ? 3 : 6);
                 for (const j of joins) {
                     const node = j.name.replace(`${stack}-swarm-join-`, "");
                     assert.ok(j.dependencies.includes(`aws:ec2/instance:Instance ${stack}-${node}`), `${j.name}: ${j.dependencies.join(", ")}`);

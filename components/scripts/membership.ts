@@ -32,6 +32,30 @@ function check(args: MembershipScriptArgs): void {
     }
 }
 
+/** Attempts at a node update that Docker refuses as "update out of sequence". */
+export const UPDATE_ATTEMPTS = 5;
+
+/**
+ * `nodeUpdate <args>`: `docker node update`, tried again when Docker refuses it because the node
+ * changed between the CLI's read and its write ("update out of sequence": seen in the lab while
+ * other nodes left the swarm during a destroy).
+ */
+function nodeUpdateFunction(): string {
+    return [
+        "nodeUpdate() {",
+        "  attempt=1",
+        '  until dkr node update "$@" >/dev/null; do',
+        `    if [ "$attempt" -ge ${UPDATE_ATTEMPTS} ]; then`,
+        "      return 1",
+        "    fi",
+        "    attempt=$((attempt + 1))",
+        `    sleep ${POLL_SECONDS}`,
+        "  done",
+        "}",
+        "",
+    ].join("\n");
+}
+
 /**
  * After a join: labels the node with its host key (the remover finds it by that label, and
  * compose files may place services by it), makes it available, gives it its role (so a host
@@ -43,7 +67,8 @@ export function renderMemberCreate(args: MembershipScriptArgs): string {
     const id = shellQuote(args.nodeId);
     return [
         prelude(`${args.hostKey} (node ${args.nodeId}) is labelled, active, and a ${args.role}`),
-        `dkr node update --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)} --role ${args.role} ${id} >/dev/null`,
+        nodeUpdateFunction(),
+        `nodeUpdate --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)} --role ${args.role} ${id}`,
         "# Down nodes this host key left behind (an instance replaced without a clean leave).",
         `dkr node ls --filter ${shellQuote(`node.label=${HOST_LABEL}=${args.hostKey}`)} --format '{{.ID}} {{.Status}}' | while read -r other st; do`,
         `  if [ "$other" != ${id} ] && [ "$st" = Down ]; then`,
@@ -71,7 +96,8 @@ export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSecon
         `if ! dkr node inspect ${id} >/dev/null 2>&1; then`,
         "  exit 0",
         "fi",
-        `dkr node update --availability drain ${id} >/dev/null`,
+        nodeUpdateFunction(),
+        `nodeUpdate --availability drain ${id}`,
         ...boundedWait("while", `[ -n "$(dkr node ps ${id} --filter desired-state=running -q)" ]`, drainTimeoutSeconds, [
             `echo "pulumi-swarm: warning: tasks still run on ${args.hostKey} after ${drainTimeoutSeconds} s of draining; it leaves anyway and they are rescheduled." >&2`,
             "break",
@@ -91,11 +117,11 @@ export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSecon
     ].join("\n");
 }
 
-/** Lists "ID STATUS" of every node labelled with this host key (none when the swarm is gone). */
+/** Lists "ID AVAILABILITY" of every node labelled with this host key (none when the swarm is gone). */
 function labelledNodes(hostKey: string): string {
     return [
         "labelled() {",
-        `  dkr node ls --filter ${shellQuote(`node.label=${HOST_LABEL}=${hostKey}`)} --format '{{.ID}} {{.Status}}'`,
+        `  dkr node ls --filter ${shellQuote(`node.label=${HOST_LABEL}=${hostKey}`)} --format '{{.ID}} {{.Availability}}'`,
         "}",
         "",
     ].join("\n");
@@ -116,16 +142,22 @@ function onlyOnAManager(): string {
  * remover, so it is deleted first), so there is nothing to wait for: the managers may still
  * show the node Ready for a few heartbeats, and `--force` removes it anyway. Docker refuses
  * to remove a node that is still a manager, even with `--force`.
+ *
+ * It removes the nodes of this host key that were drained (the member's delete drained the
+ * leaving node), never an active one: when a host is replaced, its new machine joins under
+ * the same key before the old one leaves, and it stays.
  */
 export function renderRemoverDelete(hostKey: string): string {
     checkWord("hostKey", hostKey);
     return [
-        prelude(`remove ${hostKey}'s node from the swarm after it has left`),
+        prelude(`remove ${hostKey}'s drained node from the swarm after it has left`),
         takeMembershipLock(),
         onlyOnAManager(),
         labelledNodes(hostKey),
-        "labelled | while read -r id _; do",
-        '  dkr node rm --force "$id" >/dev/null',
+        "labelled | while read -r id availability; do",
+        '  if [ "$availability" = Drain ]; then',
+        '    dkr node rm --force "$id" >/dev/null',
+        "  fi",
         "done",
         "",
     ].join("\n");

@@ -1,5 +1,5 @@
 import { shellQuote } from "../shell";
-import { CLUSTER_LABEL, HOST_LABEL, STATE_PROBE, checkSeconds, checkWord, prelude, readSwarmState, waitForDocker, warnLeftNetworks } from "./common";
+import { CLUSTER_LABEL, HOST_LABEL, STATE_PROBE, checkSeconds, checkWord, prelude, waitForDocker } from "./common";
 
 export interface SwarmInitScriptArgs {
     /** The swarm's name; the first manager carries it as the `pulumi-swarm.cluster` label. */
@@ -66,26 +66,6 @@ export function renderSwarmInit(args: SwarmInitScriptArgs): string {
         "fi",
         "printf '{\"clusterId\":\"%s\",\"nodeId\":\"%s\",\"workerToken\":\"%s\",\"managerToken\":\"%s\"}\\n' \\",
         '  "$cluster_id" "$node_id" "$(dkr swarm join-token -q worker)" "$(dkr swarm join-token -q manager)"',
-        "",
-    ].join("\n");
-}
-
-/**
- * On delete of the whole swarm: the first manager, last of all, leaves it. It does not wait
- * as a leaving node does (`untilSettled`): a manager lists every swarm network, including any
- * made outside Pulumi, and the stacks' removal already waited for theirs to go. It warns if
- * Docker kept one anyway.
- */
-export function renderSwarmDestroy(hostKey: string): string {
-    checkWord("hostKey", hostKey);
-    return [
-        prelude(`the first manager (${hostKey}) leaves; the swarm ends`),
-        readSwarmState(),
-        'if [ "$state" = inactive ]; then',
-        "  exit 0",
-        "fi",
-        "dkr swarm leave --force >/dev/null",
-        warnLeftNetworks(hostKey),
         "",
     ].join("\n");
 }

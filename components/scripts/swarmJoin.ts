@@ -8,39 +8,66 @@ export interface SwarmJoinScriptArgs {
     readonly role: SwarmRole;
     /** This node's private address, advertised to the swarm. */
     readonly advertiseAddress: string;
-    /** The first manager's private address; the join goes to its port 2377. */
-    readonly managerAddress: string;
-    /** The first manager's node ID: a node whose managers include it is already in this swarm. */
-    readonly managerNodeId: string;
+    /**
+     * Every manager's private address, in the host list's order (this node's own included when
+     * it is a manager). A node whose managers include one of them is already in this swarm; a
+     * node in no swarm joins through the first of them, other than itself, that lets it in.
+     */
+    readonly managerAddresses: readonly string[];
     readonly dockerReadyTimeoutSeconds: number;
 }
 
-/** How many times a join is tried before the command fails (a manager join can race Raft). */
+/** How many times a join is tried (through every manager in turn) before the command fails. */
 export const JOIN_ATTEMPTS = 3;
 /** How long a join that timed out (and goes on in the background) is waited for. */
 export const JOIN_SETTLE_SECONDS = 60;
 
 /**
- * Joins this node to the swarm. The join token comes on standard input (so it never sits
- * in the command text, which diffs and logs show); the script prints one JSON line with
- * the node's ID.
+ * Joins this node to the swarm, or finds it already there. The join token comes on standard
+ * input (so it never sits in the command text, which diffs and logs show); the script prints
+ * one JSON line with the node's ID.
  *
- * Decided from what the host reports: a node already in this swarm (its managers include
- * the first manager) does nothing; a node in any other swarm fails with a message and is
- * left exactly as it was. A join that times out under load goes on in the background
- * (state "pending"): the script waits for it and never force-leaves a node that may already
- * be a manager of this swarm; only a node in state "error" is reset before a retry.
+ * Decided from what the host reports: a node already in this swarm (its managers include one
+ * of this swarm's manager addresses) does nothing, which is also what a re-run after a new
+ * SSH address does; a node in any other swarm fails with a message and is left exactly as it
+ * was. A node in no swarm joins through the managers in turn, so a replaced first manager
+ * joins through a surviving one. A join that times out under load goes on in the background
+ * (state "pending"): the script waits for it and never force-leaves a node that may already be
+ * a manager of this swarm; only a node in state "error" is reset before a retry.
  */
 export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
     checkSeconds("dockerReadyTimeoutSeconds", args.dockerReadyTimeoutSeconds);
     checkWord("hostKey", args.hostKey);
     checkWord("advertiseAddress", args.advertiseAddress);
-    checkWord("managerAddress", args.managerAddress);
-    checkWord("managerNodeId", args.managerNodeId);
+    if (!Array.isArray(args.managerAddresses) || args.managerAddresses.length === 0) {
+        throw new Error("managerAddresses must list at least one manager address");
+    }
+    args.managerAddresses.forEach((a, i) => checkWord(`managerAddresses[${i}]`, a));
     if (args.role !== "manager" && args.role !== "worker") {
         throw new Error(`role must be "manager" or "worker"; got ${JSON.stringify(args.role)}`);
     }
-    const manager = shellQuote(args.managerAddress + ":2377");
+    const targets = args.managerAddresses.filter((a) => a !== args.advertiseAddress);
+    const ours = args.managerAddresses.map((a) => `*" ${a}:2377 "*`).join("|");
+    const joinLoop =
+        targets.length === 0
+            ? [
+                  '    if [ "$state" = inactive ]; then',
+                  `      echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) is in no swarm, and this swarm has no other manager to join through: its only manager is gone with the swarm's state. Restore it from a backup of /var/lib/docker/swarm, or destroy and re-create the cluster." >&2`,
+                  "      exit 1",
+                  "    fi",
+              ]
+            : [
+                  '    if [ "$state" = inactive ]; then',
+                  "      # A join that times out goes on in the background (state pending): it is waited for below.",
+                  `      for manager in ${targets.map((t) => shellQuote(t)).join(" ")}; do`,
+                  `        if dkr swarm join --token "$token" --advertise-addr ${shellQuote(args.advertiseAddress)} "$manager:2377" >/dev/null; then`,
+                  "          break",
+                  "        fi",
+                  "        state=$(dkr info --format '{{.Swarm.LocalNodeState}}')",
+                  '        [ "$state" = inactive ] || break',
+                  "      done",
+                  "    fi",
+              ];
     return [
         prelude(`${args.hostKey} joins the swarm as a ${args.role}`),
         "token=",
@@ -50,11 +77,11 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
         "  exit 1",
         "fi",
         "swarm_info() {",
-        "  dkr info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.NodeID}} {{end}}'",
+        "  dkr info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'",
         "}",
-        "# In this swarm when its managers include the first manager.",
+        "# In this swarm when its managers include one of this swarm's manager addresses.",
         "in_this_swarm() {",
-        `  case " $info " in *" ${args.managerNodeId} "*) return 0 ;; esac`,
+        `  case " $info " in ${ours}) return 0 ;; esac`,
         "  return 1",
         "}",
         waitForDocker(args.dockerReadyTimeoutSeconds, "info=$(swarm_info 2>/dev/null)"),
@@ -72,10 +99,7 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
         "      dkr swarm leave --force >/dev/null 2>&1 || true",
         "      state=inactive",
         "    fi",
-        '    if [ "$state" = inactive ]; then',
-        "      # A join that times out goes on in the background (state pending): it is waited for below.",
-        `      dkr swarm join --token "$token" --advertise-addr ${shellQuote(args.advertiseAddress)} ${manager} >/dev/null || true`,
-        "    fi",
+        ...joinLoop,
         "    w=0",
         "    info=$(swarm_info)",
         "    state=${info%% *}",
@@ -89,7 +113,7 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
         "      break",
         "    fi",
         `    if [ "$n" -ge ${JOIN_ATTEMPTS} ]; then`,
-        `      echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) could not join the swarm at ${args.managerAddress}:2377 as a ${args.role} after ${JOIN_ATTEMPTS} attempts (state: $state); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2`,
+        `      echo "pulumi-swarm: $(hostname) (${args.advertiseAddress}) could not join the swarm through ${targets.map((t) => `${t}:2377`).join(", ") || "any manager"} as a ${args.role} after ${JOIN_ATTEMPTS} attempts (state: $state); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2`,
         "      exit 1",
         "    fi",
         "    sleep $((n * 2))",
@@ -107,7 +131,12 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
  * manager, demoted it; the script waits (bounded) until the node itself no longer acts as
  * a manager, so that a leave never costs the swarm a Raft member uncleanly.
  *
- * Then it waits (`untilSettled`) for its tasks to stop and their overlay networks to go
+ * The last manager of the swarm (`pulumi destroy`, after every other node left) cannot be
+ * demoted: it leaves with `--force` and the swarm ends with it. It does not wait as a leaving
+ * node does: a manager lists every swarm network, including any made outside Pulumi, and the
+ * stacks' removal already waited for theirs to go.
+ *
+ * Any other node waits (`untilSettled`) for its tasks to stop and their overlay networks to go
  * (measured in the lab: about 5 s after `docker stack rm` returned on the manager); a node
  * that leaves earlier keeps such a network, beyond `docker network rm` ("not a swarm
  * manager"), until Docker restarts, where it can clash with the next swarm's address pool.
@@ -120,6 +149,12 @@ export function renderSwarmLeave(hostKey: string, timeoutSeconds: number): strin
         prelude(`${hostKey} leaves the swarm`),
         readSwarmState(),
         'if [ "$state" = inactive ]; then',
+        "  exit 0",
+        "fi",
+        "if [ \"$(dkr info --format '{{.Swarm.ControlAvailable}} {{.Swarm.Managers}}')\" = 'true 1' ]; then",
+        "  # The last manager: the swarm ends with it.",
+        "  dkr swarm leave --force >/dev/null",
+        `  ${warnLeftNetworks(hostKey).split("\n").join("\n  ")}`,
         "  exit 0",
         "fi",
         ...boundedWait("while", "[ \"$(dkr info --format '{{.Swarm.ControlAvailable}}')\" = true ]", timeoutSeconds, [

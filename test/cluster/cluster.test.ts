@@ -52,11 +52,12 @@ const admin = ["203.0.113.0/24"];
 
 describe("mock: SwarmCluster resource counts", function () {
     this.timeout(60000);
-    // (managers, workers) -> instances and remote commands: 1 init + 3 per other node.
+    // (managers, workers) -> instances and remote commands: 1 init, a join per node, and a
+    // member and a remover per node but a lone manager (they run on another manager).
     const cases: [number, number, number][] = [
-        [1, 0, 1],
-        [3, 2, 13],
-        [5, 10, 43],
+        [1, 0, 2],
+        [3, 2, 16],
+        [5, 10, 46],
     ];
     for (const [managers, workers, commands] of cases) {
         it(`(${managers} managers, ${workers} workers): exact resources`, async () => {
@@ -194,13 +195,17 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.strictEqual(m.ofType("aws:ec2/keyPair:KeyPair")[0].inputs.publicKey, "ssh-ed25519 AAAAFAKE");
     });
 
-    it("inits on the first manager, at its private address, after the firewall rules, never logging its output", () => {
+    it("inits on the first manager, at its private address, after the firewall rules, never logging its output; once, as the swarm's birth", () => {
         const init = cmd("init");
         assert.match(script(init, "create"), /dkr swarm init --advertise-addr 10\.\d+\.\d+\.\d+ --listen-addr 10\.\d+\.\d+\.\d+:2377/);
         assert.strictEqual(init.inputs.logging, "none");
         assert.deepStrictEqual(init.additionalSecretOutputs.filter((o) => o !== "connection").sort(), ["stderr", "stdout"]);
-        assert.strictEqual(init.deleteBeforeReplace, true);
-        assert.match(script(init, "delete"), /dkr swarm leave --force/);
+        // Another first manager (new address, new machine) never runs it again, and it has no delete:
+        // the first manager's join leaves, and the last manager ends the swarm.
+        assert.deepStrictEqual([...init.ignoreChanges].sort(), ["connection", "create"]);
+        assert.deepStrictEqual(plain(init.inputs.triggers), [N]);
+        assert.strictEqual(init.inputs.delete, undefined);
+        assert.ok(!init.deleteBeforeReplace);
         const rules = m.records.filter((r) => r.type.startsWith("aws:vpc/securityGroup") && r.name.startsWith(`${N}-nodes-`)).map((r) => r.name);
         assert.strictEqual(rules.length, 7);
         for (const rule of rules) {
@@ -209,35 +214,43 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.ok(init.dependencies.includes(`${N}-manager-0`));
     });
 
-    it("each join carries the right token and the first manager's private IP; workers depend on the init alone (and their remover), managers join one at a time", async () => {
-        const initAddr = /--advertise-addr (\S+)/.exec(script(cmd("init"), "create"))![1];
-        for (const key of ["manager-1", "manager-2", "worker-0", "worker-1"]) {
+    it("each join carries the right token and joins through the other managers in order; workers join in parallel, managers one at a time", async () => {
+        const privateIp = (key: string) => awsOutputs("aws:ec2/instance:Instance", `${N}-${key}`, {}).privateIp as string;
+        const managers = ["manager-0", "manager-1", "manager-2"];
+        for (const key of [...managers, "worker-0", "worker-1"]) {
             const join = cmd(`join-${key}`);
             const role = key.startsWith("manager") ? "manager" : "worker";
             assert.ok(isSecretValue(join.inputs.stdin), `${key}: stdin is not a secret`);
             assert.strictEqual(plain(join.inputs.stdin), `SWMTKN-1-fake${role}\n`);
             const create = script(join, "create");
-            assert.ok(create.includes(` ${initAddr}:2377 `), `${key} does not join at ${initAddr}:2377`);
+            const through = managers.filter((k) => k !== key).map(privateIp);
+            assert.ok(create.includes(`      for manager in ${through.join(" ")}; do\n`), `${key} does not join through ${through.join(", ")}`);
+            assert.ok(create.includes(`  case " $info " in ${managers.map((k) => `*" ${privateIp(k)}:2377 "*`).join("|")}) return 0 ;; esac\n`));
             assert.ok(create.includes(`joins the swarm as a ${role}`));
             assert.ok(!create.includes("SWMTKN"), `${key}: the token is in the command text`);
             const commandDeps = join.dependencies.filter((d) => m.records.find((r) => r.name === d)?.type === "command:remote:Command");
-            // Workers: the init and their own remover only (no chain: they join in parallel).
-            // Managers: also the previous manager's join (Raft adds one manager at a time).
+            // Workers: the init, the first manager's join (so that it leaves after them) and their own
+            // remover (no chain: they join in parallel). Managers: the previous manager's join
+            // instead (Raft adds one manager at a time).
             const expected: Record<string, string[]> = {
-                "manager-1": [`${N}-swarm-init`, `${N}-swarm-remove-manager-1`],
+                "manager-0": [`${N}-swarm-init`, `${N}-swarm-remove-manager-0`],
+                "manager-1": [`${N}-swarm-init`, `${N}-swarm-join-manager-0`, `${N}-swarm-remove-manager-1`],
                 "manager-2": [`${N}-swarm-init`, `${N}-swarm-join-manager-1`, `${N}-swarm-remove-manager-2`],
-                "worker-0": [`${N}-swarm-init`, `${N}-swarm-remove-worker-0`],
-                "worker-1": [`${N}-swarm-init`, `${N}-swarm-remove-worker-1`],
+                "worker-0": [`${N}-swarm-init`, `${N}-swarm-join-manager-0`, `${N}-swarm-remove-worker-0`],
+                "worker-1": [`${N}-swarm-init`, `${N}-swarm-join-manager-0`, `${N}-swarm-remove-worker-1`],
             };
             assert.deepStrictEqual(commandDeps.sort(), expected[key]);
-            assert.strictEqual(join.deleteBeforeReplace, true);
+            // Create before delete: a replaced host's new machine joins before the old one leaves.
+            assert.ok(!join.deleteBeforeReplace, `${key}: deleteBeforeReplace`);
             const conn = plain<{ host: string; user: string }>(join.inputs.connection);
             const instance = m.named(`${N}-${key}`);
             assert.strictEqual(conn.host, awsOutputs(instance.type, instance.name, {}).publicIp);
             assert.strictEqual(conn.user, "ubuntu");
+            // Which node this is: key, role, private address and instance ID; not the SSH address.
+            assert.deepStrictEqual(plain(join.inputs.triggers), [key, role, privateIp(key), `${N}-${key}-id`]);
         }
         assert.deepStrictEqual(await unwrap(cluster.bootstrap.nodeIds), {
-            "manager-0": "leader0node",
+            "manager-0": "manager0node",
             "manager-1": "manager1node",
             "manager-2": "manager2node",
             "worker-0": "worker0node",
@@ -245,8 +258,8 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         });
     });
 
-    it("on delete, a node is drained and demoted (member), leaves (join), then is removed (remover), in that dependency order", () => {
-        for (const key of ["manager-1", "worker-0"]) {
+    it("on delete, a node is drained and demoted (member), leaves (join), then is removed (remover), in that dependency order, on another manager", () => {
+        for (const key of ["manager-0", "manager-1", "worker-0"]) {
             const member = cmd(`member-${key}`);
             const join = cmd(`join-${key}`);
             const remover = cmd(`remove-${key}`);
@@ -254,18 +267,27 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.match(script(member, "delete"), new RegExp(`dkr node update --availability drain ${nodeId}`));
             assert.match(script(member, "delete"), new RegExp(`dkr node demote ${nodeId}`));
             assert.match(script(join, "delete"), /\ndkr swarm leave >\/dev\/null\n/);
-            assert.match(script(remover, "delete"), /dkr node rm --force "\$id"/);
+            assert.match(script(remover, "delete"), /if \[ "\$availability" = Drain \]; then\n {4}dkr node rm --force "\$id"/);
             assert.match(script(remover, "delete"), new RegExp(`--filter node\\.label=pulumi-swarm\\.host=${key} `));
             // Pulumi deletes dependents first: member -> join -> remover.
             assert.ok(member.dependencies.includes(join.name));
             assert.ok(join.dependencies.includes(remover.name));
-            // Membership changes run on the first manager, under its lock.
-            const conn = plain<{ host: string }>(member.inputs.connection);
-            assert.strictEqual(conn.host, plain<{ host: string }>(cmd("init").inputs.connection).host);
+            // Membership changes run on another manager, under its lock: the first manager, or
+            // for the first manager itself the second one (after it has joined).
+            const side = key === "manager-0" ? "manager-1" : "manager-0";
+            const sideHost = plain<{ host: string }>(cmd(`join-${side}`).inputs.connection).host;
+            assert.strictEqual(plain<{ host: string }>(member.inputs.connection).host, sideHost);
+            assert.strictEqual(plain<{ host: string }>(remover.inputs.connection).host, sideHost);
+            assert.ok(member.dependencies.includes(`${N}-swarm-join-${side}`));
             assert.match(script(member, "delete"), /flock 9/);
             assert.match(script(remover, "delete"), /flock 9/);
             assert.doesNotMatch(script(member, "create"), /flock/);
         }
+        // The first manager's member goes last: the other managers' members depend on it.
+        for (const key of ["manager-1", "manager-2"]) {
+            assert.ok(cmd(`member-${key}`).dependencies.includes(`${N}-swarm-member-manager-0`), key);
+        }
+        assert.ok(!cmd("member-worker-0").dependencies.includes(`${N}-swarm-member-manager-0`));
         assert.match(script(cmd("member-manager-1"), "create"), /--role manager manager1node/);
         assert.match(script(cmd("member-worker-0"), "create"), /--role worker worker0node/);
     });
@@ -284,7 +306,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.strictEqual(await pulumi.isSecret(cluster.bootstrap.clusterId), false);
         assert.strictEqual(await unwrap(cluster.bootstrap.clusterId), "clusterabc123");
         assert.strictEqual(await pulumi.isSecret(cluster.bootstrap.leaderNodeId), false);
-        assert.strictEqual(await unwrap(cluster.bootstrap.leaderNodeId), "leader0node");
+        assert.strictEqual(await unwrap(cluster.bootstrap.leaderNodeId), "manager0node");
     });
 
     it("outputs the addresses and a ready-to-paste docker context command", async () => {
@@ -352,7 +374,7 @@ describe("mock: SwarmCluster under preview (addresses unknown)", function () {
     this.timeout(60000);
     it("still builds the whole graph", async () => {
         const { monitor, cluster } = await build("pv", { adminCidrBlocks: admin, managerCount: 3, workerCount: 2 }, { preview: true });
-        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "command:remote:Command": 13 });
+        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "command:remote:Command": 16 });
         // Nothing that depends on an instance address or a command's output is known.
         const join = monitor.named("pv-swarm-join-worker-0");
         assert.strictEqual(pulumi.isUnknown(join.inputs.create), true);
@@ -435,7 +457,7 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
     it("every command is replaced when its triggers change; nothing is protected, retained or deleted with another resource, so every delete script runs", async () => {
         const { monitor } = await build("opt", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1 });
         const commands = monitor.ofType("command:remote:Command");
-        assert.strictEqual(commands.length, 4);
+        assert.strictEqual(commands.length, 5);
         for (const c of commands) {
             // The command provider's own option: a change of triggers re-runs create (after delete).
             assert.deepStrictEqual(c.replaceOnChanges, ["triggers[*]"], c.name);
@@ -467,8 +489,8 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         });
         const provider = "urn:pulumi:stack::project::pulumi:providers:aws::eu-west-1::eu-west-1-id";
         const children = monitor.records.filter((r) => !r.type.startsWith("pulumi:providers:"));
-        // the base 30, 2 instances and 4 commands
-        assert.strictEqual(children.length, 36);
+        // the base 30, 2 instances and 5 commands
+        assert.strictEqual(children.length, 37);
         for (const r of children) {
             assert.strictEqual(r.protect, true, `${r.type} ${r.name} is not protected`);
             assert.strictEqual(r.provider, r.type.startsWith("aws:") ? provider : "", `${r.type} ${r.name}`);

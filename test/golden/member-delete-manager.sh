@@ -8,7 +8,18 @@ flock 9
 if ! dkr node inspect m1node >/dev/null 2>&1; then
   exit 0
 fi
-dkr node update --availability drain m1node >/dev/null
+nodeUpdate() {
+  attempt=1
+  until dkr node update "$@" >/dev/null; do
+    if [ "$attempt" -ge 5 ]; then
+      return 1
+    fi
+    attempt=$((attempt + 1))
+    sleep 2
+  done
+}
+
+nodeUpdate --availability drain m1node
 i=0
 while [ -n "$(dkr node ps m1node --filter desired-state=running -q)" ]; do
   i=$((i + 1))

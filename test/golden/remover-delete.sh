@@ -1,4 +1,4 @@
-# pulumi-swarm: remove worker-3's node from the swarm after it has left
+# pulumi-swarm: remove worker-3's drained node from the swarm after it has left
 set -eu
 dkr() { if [ "$(id -u)" -eq 0 ]; then docker "$@"; else sudo -n docker "$@"; fi; }
 
@@ -10,9 +10,11 @@ if [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
 fi
 
 labelled() {
-  dkr node ls --filter node.label=pulumi-swarm.host=worker-3 --format '{{.ID}} {{.Status}}'
+  dkr node ls --filter node.label=pulumi-swarm.host=worker-3 --format '{{.ID}} {{.Availability}}'
 }
 
-labelled | while read -r id _; do
-  dkr node rm --force "$id" >/dev/null
+labelled | while read -r id availability; do
+  if [ "$availability" = Drain ]; then
+    dkr node rm --force "$id" >/dev/null
+  fi
 done

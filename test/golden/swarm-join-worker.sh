@@ -9,11 +9,11 @@ if [ -z "$token" ]; then
   exit 1
 fi
 swarm_info() {
-  dkr info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.NodeID}} {{end}}'
+  dkr info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'
 }
-# In this swarm when its managers include the first manager.
+# In this swarm when its managers include one of this swarm's manager addresses.
 in_this_swarm() {
-  case " $info " in *" k2x9q1leader "*) return 0 ;; esac
+  case " $info " in *" 10.0.0.10:2377 "*|*" 10.0.16.5:2377 "*|*" 10.0.32.4:2377 "*) return 0 ;; esac
   return 1
 }
 i=0
@@ -42,7 +42,13 @@ else
     fi
     if [ "$state" = inactive ]; then
       # A join that times out goes on in the background (state pending): it is waited for below.
-      dkr swarm join --token "$token" --advertise-addr 10.0.32.7 10.0.0.10:2377 >/dev/null || true
+      for manager in 10.0.0.10 10.0.16.5 10.0.32.4; do
+        if dkr swarm join --token "$token" --advertise-addr 10.0.32.7 "$manager:2377" >/dev/null; then
+          break
+        fi
+        state=$(dkr info --format '{{.Swarm.LocalNodeState}}')
+        [ "$state" = inactive ] || break
+      done
     fi
     w=0
     info=$(swarm_info)
@@ -57,7 +63,7 @@ else
       break
     fi
     if [ "$n" -ge 3 ]; then
-      echo "pulumi-swarm: $(hostname) (10.0.32.7) could not join the swarm at 10.0.0.10:2377 as a worker after 3 attempts (state: $state); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2
+      echo "pulumi-swarm: $(hostname) (10.0.32.7) could not join the swarm through 10.0.0.10:2377, 10.0.16.5:2377, 10.0.32.4:2377 as a worker after 3 attempts (state: $state); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes." >&2
       exit 1
     fi
     sleep $((n * 2))

@@ -7,6 +7,15 @@ state=$(dkr info --format '{{.Swarm.LocalNodeState}}')
 if [ "$state" = inactive ]; then
   exit 0
 fi
+if [ "$(dkr info --format '{{.Swarm.ControlAvailable}} {{.Swarm.Managers}}')" = 'true 1' ]; then
+  # The last manager: the swarm ends with it.
+  dkr swarm leave --force >/dev/null
+  left=$(dkr network ls --filter driver=overlay --format '{{.Name}}' | tr '\n' ' ')
+  if [ -n "$left" ]; then
+    echo "pulumi-swarm: warning: worker-3 ($(hostname)) left the swarm, but Docker kept these overlay networks: $left(moby #42136). Restart Docker on the host ('systemctl restart docker') to clear them before it joins another swarm." >&2
+  fi
+  exit 0
+fi
 i=0
 while [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" = true ]; do
   i=$((i + 1))

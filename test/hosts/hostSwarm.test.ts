@@ -45,11 +45,12 @@ describe("mock: HostSwarm on hosts you already have (1 manager, 2 workers)", fun
         ({ monitor: m, swarm } = await build(args()));
     });
 
-    it("registers exactly the component, its bootstrap and the bootstrap's 7 commands, and no cloud resource", () => {
+    it("registers exactly the component, its bootstrap and the bootstrap's 8 commands, and no cloud resource", () => {
         assert.deepStrictEqual(
             m.records.map((r) => `${r.type} ${r.name}`).sort(),
             [
                 `${REMOTE} ${N}-swarm-init`,
+                `${REMOTE} ${N}-swarm-join-manager-0`,
                 `${REMOTE} ${N}-swarm-join-worker-0`,
                 `${REMOTE} ${N}-swarm-join-worker-1`,
                 `${REMOTE} ${N}-swarm-member-worker-0`,
@@ -87,19 +88,19 @@ describe("mock: HostSwarm on hosts you already have (1 manager, 2 workers)", fun
             ["worker-0", "192.168.1.11"],
             ["worker-1", "192.168.1.12"],
         ]) {
-            assert.ok(create(`join-${key}`).includes(`dkr swarm join --token "$token" --advertise-addr ${addr} 192.168.1.10:2377`), key);
-            assert.ok(create(`join-${key}`).includes("leader0node"), key);
+            assert.ok(create(`join-${key}`).includes(`for manager in 192.168.1.10; do\n        if dkr swarm join --token "$token" --advertise-addr ${addr} "$manager:2377"`), key);
+            assert.ok(create(`join-${key}`).includes(`case " $info " in *" 192.168.1.10:2377 "*) return 0 ;; esac`), key);
             assert.ok(plain<string>(cmd(`join-${key}`).inputs.delete).startsWith(`# pulumi-swarm: ${key} leaves the swarm\n`), key);
             assert.strictEqual(plain(cmd(`join-${key}`).inputs.stdin), "SWMTKN-1-fakeworker\n");
             assert.ok(isSecretValue(cmd(`join-${key}`).inputs.stdin));
-            assert.deepStrictEqual(cmd(`join-${key}`).dependencies.sort(), [`${N}-swarm-init`, `${N}-swarm-remove-${key}`]);
-            assert.deepStrictEqual(cmd(`member-${key}`).dependencies, [`${N}-swarm-join-${key}`]);
+            assert.deepStrictEqual(cmd(`join-${key}`).dependencies.sort(), [`${N}-swarm-init`, `${N}-swarm-join-manager-0`, `${N}-swarm-remove-${key}`]);
+            assert.deepStrictEqual(cmd(`member-${key}`).dependencies.sort(), [`${N}-swarm-join-manager-0`, `${N}-swarm-join-${key}`]);
         }
     });
 
     it("wires each command to its host's address, port and user, with the private key (shared or the host's own) as a secret", () => {
         const manager = { host: "203.0.113.10", port: 22, user: "admin", privateKey: KEY, dialErrorLimit: 30, perDialTimeout: 15 };
-        for (const n of ["init", "remove-worker-0", "remove-worker-1", "member-worker-0", "member-worker-1"]) {
+        for (const n of ["init", "join-manager-0", "remove-worker-0", "remove-worker-1", "member-worker-0", "member-worker-1"]) {
             assert.deepStrictEqual(conn(n), manager, n);
         }
         assert.deepStrictEqual(conn("join-worker-0"), { ...manager, port: 2222, user: "root" });
@@ -132,7 +133,7 @@ describe("mock: HostSwarm on hosts you already have (1 manager, 2 workers)", fun
         assert.strictEqual(await pulumi.isSecret(swarm.managerJoinToken), true);
         assert.strictEqual(await unwrap(swarm.workerJoinToken), "SWMTKN-1-fakeworker");
         assert.strictEqual(await unwrap(swarm.managerJoinToken), "SWMTKN-1-fakemanager");
-        assert.deepStrictEqual(await unwrap(swarm.nodeIds), { "manager-0": "leader0node", "worker-0": "worker0node", "worker-1": "worker1node" });
+        assert.deepStrictEqual(await unwrap(swarm.nodeIds), { "manager-0": "manager0node", "worker-0": "worker0node", "worker-1": "worker1node" });
         assert.strictEqual(await unwrap(swarm.dockerHost), "ssh://admin@203.0.113.10");
         assert.strictEqual(await unwrap(swarm.dockerContextCommand), `docker context create ${N} --docker host=ssh://admin@203.0.113.10 && docker context use ${N}`);
     });
@@ -155,7 +156,7 @@ describe("mock: HostSwarm on hosts you already have (1 manager, 2 workers)", fun
         const deploy = monitor.named("web-deploy", REMOTE);
         // dependsOn the bootstrap component: the engine waits for every one of its commands.
         const bootstrapCommands = monitor.ofType(REMOTE).filter((r) => r.name.startsWith(`${N}-swarm-`)).map((r) => r.name);
-        assert.strictEqual(bootstrapCommands.length, 7);
+        assert.strictEqual(bootstrapCommands.length, 8);
         for (const c of bootstrapCommands) {
             assert.ok(deploy.dependencies.includes(c), `web-deploy does not wait for ${c}: ${deploy.dependencies.join(", ")}`);
         }

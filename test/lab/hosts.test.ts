@@ -83,6 +83,7 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
             r.steps.map((s) => `${s.op} ${s.name}`).sort(),
             [
                 "create hosts-swarm-init",
+                "create hosts-swarm-join-manager-0",
                 "create hosts-swarm-join-worker-0",
                 "create hosts-swarm-join-worker-1",
                 "create hosts-swarm-member-worker-0",
@@ -145,7 +146,7 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
         const steps = await engine.destroy(deployment);
         const names = steps.map((s) => s.name);
         assert.deepStrictEqual([...names].sort(), [
-            "hosts-swarm-init",
+            "hosts-swarm-join-manager-0",
             "hosts-swarm-join-worker-0",
             "hosts-swarm-join-worker-1",
             "hosts-swarm-member-worker-0",
@@ -159,7 +160,8 @@ describe("lab: HostSwarm on hosts you already have, with a stack, for real over 
         for (const d of ["web-deploy", "ops-deploy"]) {
             assert.ok(names.filter((n) => n.startsWith("hosts-swarm-")).every((n) => names.indexOf(n) > names.indexOf(d)), names.join(", "));
         }
-        assert.strictEqual(names[names.length - 1], "hosts-swarm-init");
+        // The manager leaves last, ending the swarm (the init, the swarm's birth, has no delete).
+        assert.strictEqual(names[names.length - 1], "hosts-swarm-join-manager-0");
         for (let i = 0; i < 3; i++) {
             assert.strictEqual(await swarmState(lab!, i), "inactive", `lab-${i + 1}`);
             assert.strictEqual((await sh(i, "docker ps -aq --filter label=com.docker.swarm.task.id")).trim(), "", `lab-${i + 1} task containers`);

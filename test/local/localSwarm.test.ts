@@ -141,6 +141,7 @@ describe("mock: LocalSwarm (1 manager, 2 workers, ports 8080 and 8081)", functio
     it("creates exactly the network, the node image, the registry, three node containers, the key and the bootstrap", () => {
         assert.deepStrictEqual(typed(monitor), [
             "command:remote:Command local-swarm-init",
+            "command:remote:Command local-swarm-join-manager-0",
             "command:remote:Command local-swarm-join-worker-0",
             "command:remote:Command local-swarm-join-worker-1",
             "command:remote:Command local-swarm-member-worker-0",
@@ -238,6 +239,7 @@ describe("mock: LocalSwarm (1 manager, 2 workers, ports 8080 and 8081)", functio
         });
         assert.deepStrictEqual(wiring.sort(), [
             `local-swarm-init root@127.0.0.1:${portOf("manager-0")}`,
+            `local-swarm-join-manager-0 root@127.0.0.1:${portOf("manager-0")}`,
             `local-swarm-join-worker-0 root@127.0.0.1:${portOf("worker-0")}`,
             `local-swarm-join-worker-1 root@127.0.0.1:${portOf("worker-1")}`,
             `local-swarm-member-worker-0 root@127.0.0.1:${portOf("manager-0")}`,
@@ -297,6 +299,7 @@ describe("mock: LocalSwarm with stacks/web deployed on it", function () {
                 "local-registry",
                 "local-ssh",
                 "local-swarm-init",
+                "local-swarm-join-manager-0",
                 "local-swarm-join-worker-0",
                 "local-swarm-join-worker-1",
                 "local-swarm-member-worker-0",

@@ -55,8 +55,8 @@ describe("mock: the repo's program on the stack local (Pulumi.local.yaml)", func
                 "swarm:index:SwarmStack": 2,
             },
         );
-        // 7 bootstrap commands (init; remove, join, member per worker) and one deploy per stack.
-        assert.strictEqual(out.counts!["command:remote:Command"], 9);
+        // 8 bootstrap commands (init; the manager's join; remove, join, member per worker) and one deploy per stack.
+        assert.strictEqual(out.counts!["command:remote:Command"], 10);
         assert.strictEqual(out.counts!["command:local:Command"], 1);
         for (const n of ["local-manager-0", "local-worker-0", "local-worker-1", "local-registry", "local-swarm-init", "stack-web-deploy", "stack-visualizer-deploy", "stack-web-build-api"]) {
             assert.ok(out.names!.includes(n), n);

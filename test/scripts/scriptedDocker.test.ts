@@ -10,7 +10,6 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { renderSwarmDestroy } from "../../components/scripts/swarmInit";
 import { renderStackDeploy } from "../../components/scripts/stack";
 import { renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { FAKE_HOSTNAME, HostOptions, SYSTEM_PATH, ScriptRun, runOnScriptedHost } from "./scriptedHost";
@@ -22,6 +21,8 @@ interface Scenario {
     networkGoesAfter: number;
     /** Overlay networks `docker network ls` names after the leave. */
     keptAfterLeave: string[];
+    /** The node is the swarm's last manager (`pulumi destroy`, after every other node left). */
+    lastManager?: boolean;
 }
 
 const FAKE_DOCKER = `#!/bin/sh
@@ -31,6 +32,7 @@ count() { n=$(cat "$FAKE/$1" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "
 case "$*" in
   "info --format {{.Swarm.LocalNodeState}}") if [ -f "$FAKE/left" ]; then echo inactive; else echo active; fi ;;
   "info --format {{.Swarm.ControlAvailable}}") echo false ;;
+  "info --format {{.Swarm.ControlAvailable}} {{.Swarm.Managers}}") if [ "$LAST" = 1 ]; then echo "true 1"; else echo "false 0"; fi ;;
   "ps -q --filter label=com.docker.swarm.task.id")
     n=$(count ps); if [ "$TASKS_GO" -lt 0 ] || [ "$n" -le "$TASKS_GO" ]; then echo 3f2a9c; fi ;;
   "network ls -q --filter driver=overlay")
@@ -67,7 +69,12 @@ function runChecked(script: string, fakeDocker: string, opts: HostOptions): Scri
 function run(script: string, s: Scenario, uid: number): ScriptRun {
     return runChecked(script, FAKE_DOCKER, {
         uid,
-        env: { TASKS_GO: String(s.tasksGoAfter), NET_GOES: String(s.networkGoesAfter), KEPT: s.keptAfterLeave.join(" ") },
+        env: {
+            TASKS_GO: String(s.tasksGoAfter),
+            NET_GOES: String(s.networkGoesAfter),
+            KEPT: s.keptAfterLeave.join(" "),
+            LAST: s.lastManager ? "1" : "0",
+        },
     });
 }
 
@@ -114,23 +121,30 @@ for (const { title, uid } of USERS) describe(`leave scripts, run against a scrip
         assert.deepStrictEqual(r.calls, ["info --format {{.Swarm.LocalNodeState}}"]);
     });
 
-    it("the first manager's destroy leaves at once (stack removal already waited) and warns of a kept network", () => {
-        const r = run(renderSwarmDestroy("manager-0"), { tasksGoAfter: -1, networkGoesAfter: -1, keptAfterLeave: ["ops_default", "web_front"] }, uid);
+    it("the last manager (pulumi destroy) leaves with --force at once, ending the swarm (stack removal already waited), and warns of a kept network", () => {
+        const r = run(renderSwarmLeave("manager-0", 60), { tasksGoAfter: -1, networkGoesAfter: -1, keptAfterLeave: ["ops_default", "web_front"], lastManager: true }, uid);
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.deepStrictEqual(r.calls, ["info --format {{.Swarm.LocalNodeState}}", "swarm leave --force", "network ls --filter driver=overlay --format {{.Name}}"]);
+        assert.deepStrictEqual(r.calls, [
+            "info --format {{.Swarm.LocalNodeState}}",
+            "info --format {{.Swarm.ControlAvailable}} {{.Swarm.Managers}}",
+            "swarm leave --force",
+            "network ls --filter driver=overlay --format {{.Name}}",
+        ]);
         assert.match(r.stderr, /Docker kept these overlay networks: ops_default web_front \(moby #42136\)/);
     });
 });
 
 /**
  * A scripted docker for the join: `info` answers the states in $STATES one per call (the last
- * one repeats), as "<state> <node id> <manager ids>"; $MANAGERS are the managers it reports
- * when active. `swarm join` fails like a Docker join that timed out when $JOIN_TIMES_OUT is 1.
+ * one repeats), as "<state> <node id> <manager addresses>"; $MANAGERS are the manager addresses
+ * it reports when active. `swarm join` through 10.0.0.10 fails like a Docker join that timed out
+ * when $JOIN_TIMES_OUT is 1 (the node is then pending), and like a manager that is gone when
+ * $FIRST_GONE is 1 (the node stays inactive); through 10.0.16.5 it succeeds.
  */
 const FAKE_DOCKER_JOIN = `#!/bin/sh
 echo "$*" >> "$FAKE/calls"
 case "$*" in
-  "info --format {{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.NodeID}} {{end}}")
+  "info --format {{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}")
     n=$(cat "$FAKE/n" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE/n"
     state=$(echo $STATES | cut -d' ' -f"$n")
     [ -n "$state" ] || state=$(echo $STATES | awk '{print $NF}')
@@ -138,11 +152,16 @@ case "$*" in
       active) echo "active w3node $MANAGERS" ;;
       *) echo "$state  " ;;
     esac ;;
+  "info --format {{.Swarm.LocalNodeState}}") if [ "$JOIN_TIMES_OUT" = 1 ]; then echo pending; else echo inactive; fi ;;
   "info --format {{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}") echo "10.9.9.9:2377 " ;;
   "swarm join --token SWMTKN-1-test --advertise-addr 10.0.32.7 10.0.0.10:2377")
     if [ "$JOIN_TIMES_OUT" = 1 ]; then
       echo "Error response from daemon: Timeout was reached before node joined." >&2; exit 1
+    fi
+    if [ "$FIRST_GONE" = 1 ]; then
+      echo "Error response from daemon: rpc error: code = Unavailable desc = connection error" >&2; exit 1
     fi ;;
+  "swarm join --token SWMTKN-1-test --advertise-addr 10.0.32.7 10.0.16.5:2377") ;;
   "swarm leave --force") ;;
   *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
 esac
@@ -153,15 +172,19 @@ for (const { title, uid } of USERS) describe(`the join script, run against a scr
         hostKey: "worker-3",
         role: "worker",
         advertiseAddress: "10.0.32.7",
-        managerAddress: "10.0.0.10",
-        managerNodeId: "k2x9q1leader",
+        managerAddresses: ["10.0.0.10", "10.0.16.5"],
         dockerReadyTimeoutSeconds: 60,
     });
-    const THIS_SWARM = "k2x9q1leader m1node ";
-    const runJoin = (states: string, opts: { timesOut?: boolean; managers?: string; token?: string } = {}) =>
+    const THIS_SWARM = "10.0.16.5:2377 10.0.0.10:2377 ";
+    const runJoin = (states: string, opts: { timesOut?: boolean; firstGone?: boolean; managers?: string; token?: string } = {}) =>
         runChecked(join, FAKE_DOCKER_JOIN, {
             uid,
-            env: { STATES: states, MANAGERS: opts.managers ?? THIS_SWARM, JOIN_TIMES_OUT: opts.timesOut ? "1" : "0" },
+            env: {
+                STATES: states,
+                MANAGERS: opts.managers ?? THIS_SWARM,
+                JOIN_TIMES_OUT: opts.timesOut ? "1" : "0",
+                FIRST_GONE: opts.firstGone ? "1" : "0",
+            },
             stdin: opts.token ?? "SWMTKN-1-test\n",
         });
     const joins = (r: ScriptRun) => r.calls.filter((c) => c.startsWith("swarm join")).length;
@@ -197,7 +220,7 @@ for (const { title, uid } of USERS) describe(`the join script, run against a scr
         assert.strictEqual(r.stdout, "");
         assert.strictEqual(
             r.stderr,
-            "Error response from daemon: Timeout was reached before node joined.\npulumi-swarm: node-under-test (10.0.32.7) could not join the swarm at 10.0.0.10:2377 as a worker after 3 attempts (state: pending); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes.\n",
+            "Error response from daemon: Timeout was reached before node joined.\npulumi-swarm: node-under-test (10.0.32.7) could not join the swarm through 10.0.0.10:2377, 10.0.16.5:2377 as a worker after 3 attempts (state: pending); check that 2377/tcp, 7946/tcp+udp and 4789/udp are open between the nodes.\n",
         );
         assert.strictEqual(joins(r), 1);
         assert.strictEqual(leaves(r), 0);
@@ -218,10 +241,34 @@ for (const { title, uid } of USERS) describe(`the join script, run against a scr
     });
 
     it("a node active in another swarm is left as it is, with a message naming that swarm's managers", () => {
-        const r = runJoin("active", { managers: "other1 " });
+        const r = runJoin("active", { managers: "10.9.9.9:2377 " });
         assert.strictEqual(r.code, 1);
         assert.match(r.stderr, /is already in another swarm, whose managers are at: 10\.9\.9\.9:2377 \. Nothing was changed\./);
         assert.strictEqual(joins(r) + leaves(r), 0);
+    });
+
+    it("the first manager does not answer (it is being replaced): the join goes through the next manager", () => {
+        const r = runJoin("inactive active", { firstGone: true });
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.strictEqual(r.stdout, '{"nodeId":"w3node"}\n');
+        assert.deepStrictEqual(
+            r.calls.filter((c) => c.startsWith("swarm ")),
+            [
+                "swarm join --token SWMTKN-1-test --advertise-addr 10.0.32.7 10.0.0.10:2377",
+                "swarm join --token SWMTKN-1-test --advertise-addr 10.0.32.7 10.0.16.5:2377",
+            ],
+        );
+    });
+
+    it("a manager in no swarm whose swarm has no other manager (its only manager replaced) fails with what was lost and the ways out, joining nothing", () => {
+        const lone = renderSwarmJoin({ hostKey: "manager-0", role: "manager", advertiseAddress: "10.0.32.7", managerAddresses: ["10.0.32.7"], dockerReadyTimeoutSeconds: 60 });
+        const r = runChecked(lone, FAKE_DOCKER_JOIN, { uid, env: { STATES: "inactive", MANAGERS: "", JOIN_TIMES_OUT: "0", FIRST_GONE: "0" }, stdin: "SWMTKN-1-test\n" });
+        assert.strictEqual(r.code, 1);
+        assert.strictEqual(
+            r.stderr,
+            "pulumi-swarm: node-under-test (10.0.32.7) is in no swarm, and this swarm has no other manager to join through: its only manager is gone with the swarm's state. Restore it from a backup of /var/lib/docker/swarm, or destroy and re-create the cluster.\n",
+        );
+        assert.strictEqual(r.calls.filter((c) => c.startsWith("swarm ")).length, 0);
     });
 
     it("no token on standard input: fails before asking Docker anything", () => {
@@ -261,12 +308,13 @@ describe("the scripted host is sealed: a rendered script reaches no real sudo or
             const r = runOnScriptedHost(leave, FAKE_DOCKER, {
                 uid,
                 extraPath: [decoy],
-                env: { TASKS_GO: "0", NET_GOES: "0", KEPT: "" },
+                env: { TASKS_GO: "0", NET_GOES: "0", KEPT: "", LAST: "0" },
             });
             assert.strictEqual(r.code, 0, r.stderr);
             assert.deepStrictEqual(ran(), [], "no sentinel ran");
             const expected = [
                 "info --format {{.Swarm.LocalNodeState}}",
+                "info --format {{.Swarm.ControlAvailable}} {{.Swarm.Managers}}",
                 "info --format {{.Swarm.ControlAvailable}}",
                 "ps -q --filter label=com.docker.swarm.task.id",
                 "network ls -q --filter driver=overlay",

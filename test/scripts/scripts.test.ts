@@ -13,7 +13,7 @@ import {
     renderRemoverDelete,
 } from "../../components/scripts/membership";
 import { ECR_REGISTRY_PATTERN, renderRegistryAuthRenewal, renderRegistryAuthRenewalUnits } from "../../components/scripts/registryAuth";
-import { parseSwarmInitOutput, renderSwarmDestroy, renderSwarmInit } from "../../components/scripts/swarmInit";
+import { parseSwarmInitOutput, renderSwarmInit } from "../../components/scripts/swarmInit";
 import { parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { shellQuote } from "../../components/shell";
 import { goldenScriptTests } from "../golden";
@@ -31,7 +31,6 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
         shell: "sh",
         render: () => renderSwarmInit({ clusterName: "prod", hostKey: "manager-0", advertiseAddress: "10.0.0.10", dockerReadyTimeoutSeconds: 600 }),
     },
-    { file: "swarm-destroy.sh", shell: "sh", render: () => renderSwarmDestroy("manager-0") },
     {
         file: "swarm-join-worker.sh",
         shell: "sh",
@@ -40,8 +39,7 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
                 hostKey: "worker-3",
                 role: "worker",
                 advertiseAddress: "10.0.32.7",
-                managerAddress: "10.0.0.10",
-                managerNodeId: "k2x9q1leader",
+                managerAddresses: ["10.0.0.10", "10.0.16.5", "10.0.32.4"],
                 dockerReadyTimeoutSeconds: 600,
             }),
     },
@@ -53,8 +51,7 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
                 hostKey: "manager-1",
                 role: "manager",
                 advertiseAddress: "10.0.16.5",
-                managerAddress: "10.0.0.10",
-                managerNodeId: "k2x9q1leader",
+                managerAddresses: ["10.0.0.10", "10.0.16.5", "10.0.32.4"],
                 dockerReadyTimeoutSeconds: 60,
             }),
     },
@@ -95,13 +92,12 @@ describe("pure: host scripts", () => {
             hostKey: "worker-0",
             role: "worker",
             advertiseAddress: "10.0.0.2",
-            managerAddress: "10.0.0.1",
-            managerNodeId: "abc",
+            managerAddresses: ["10.0.0.1"],
             dockerReadyTimeoutSeconds: 60,
         });
         assert.ok(!s.includes("SWMTKN"));
         assert.match(s, /IFS= read -r token/);
-        assert.match(s, /dkr swarm join --token "\$token" --advertise-addr 10\.0\.0\.2 10\.0\.0\.1:2377/);
+        assert.match(s, /for manager in 10\.0\.0\.1; do\n {8}if dkr swarm join --token "\$token" --advertise-addr 10\.0\.0\.2 "\$manager:2377"/);
     });
 
     it("the wait loop is bounded by the time-out", () => {
