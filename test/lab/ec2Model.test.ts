@@ -4,7 +4,7 @@ import * as assert from "assert";
 import type * as awsType from "@pulumi/aws";
 import type * as commandType from "@pulumi/command";
 import { Deployed, Deployment, LabEngine, UpResult } from "./engine";
-import { Lab, labUnavailableReason, startLab } from "./lab";
+import { Lab, labOrSkip, startLab } from "./lab";
 
 describe("lab: the engine's EC2 model (instances are lab hosts)", function () {
     this.timeout(120000);
@@ -12,11 +12,7 @@ describe("lab: the engine's EC2 model (instances are lab hosts)", function () {
     let engine: LabEngine;
 
     before(async function () {
-        const reason = labUnavailableReason();
-        if (reason) {
-            console.log(`    lab tests skipped: ${reason}`);
-            this.skip();
-        }
+        labOrSkip(this);
         lab = await startLab({ hosts: 3, name: "ectwo" });
     });
 

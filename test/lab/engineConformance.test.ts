@@ -5,7 +5,7 @@ import * as assert from "assert";
 import type * as commandType from "@pulumi/command";
 import type * as pulumiType from "@pulumi/pulumi";
 import { Deployed, Deployment, LabEngine, UpResult } from "./engine";
-import { Lab, labUnavailableReason, startLab } from "./lab";
+import { Lab, labOrSkip, startLab } from "./lab";
 
 const LOG = "/tmp/conform.log";
 
@@ -16,11 +16,7 @@ describe("lab: the engine follows Pulumi's and pulumi-command's rules", function
     let command: typeof commandType;
 
     before(async function () {
-        const reason = labUnavailableReason();
-        if (reason) {
-            console.log(`    lab tests skipped: ${reason}`);
-            this.skip();
-        }
+        labOrSkip(this);
         lab = await startLab({ hosts: 2, name: "conform" });
         engine = new LabEngine(lab);
     });
