@@ -6,6 +6,7 @@ import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../c
 import { unwrap } from "../mocks";
 import { Deployment, LabEngine, UpResult, placeByRole } from "./engine";
 import { Lab, labOrSkip, startLab } from "./lab";
+import { formatProbe, formatProbeEvents, startProbe } from "./probe";
 import { until } from "./until";
 import { labClusterArgs, swarmNodes as nodes, swarmState } from "./swarmChecks";
 
@@ -280,6 +281,44 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
             return row?.status === "ready" && row.manager === "reachable";
         });
         timings.push(`manager back Reachable ${Date.now() - t} ms after dockerd start`);
+    });
+
+    it("probe: quorum held in every sample with 3 managers, and with one follower's dockerd stopped (the next manager answers); with 2 of 3 stopped, samples without quorum; restarted, quorum again", async () => {
+        ok(await up({}));
+        // lab-2 (a follower) is asked first, so that once it is stopped the probe asks lab-3.
+        const probe = startProbe(lab, { managers: () => [1, 2, 0] });
+        const t0 = Date.now();
+        try {
+            const samples = async (n: number) => until(`${n} samples`, 30, async () => probe.report().samples >= n);
+            await samples(2);
+            const first = probe.report();
+            assert.deepStrictEqual(first.answeredBy, { "lab-2": first.samples });
+            await lab.stopDocker(1);
+            await samples(probe.report().samples + 2);
+            const oneDown = probe.report();
+            console.log(`    3 managers, then lab-2 stopped: ${formatProbe(oneDown)}; answered by ${JSON.stringify(oneDown.answeredBy)}`);
+            assert.strictEqual(oneDown.noQuorumSamples, 0);
+            assert.strictEqual(oneDown.quorumSamples, oneDown.samples);
+            assert.ok((oneDown.answeredBy["lab-3"] ?? 0) >= 1, "lab-3 answered once lab-2 was stopped");
+
+            await lab.stopDocker(2);
+            await until("2 samples without quorum", 30, async () => probe.report().noQuorumSamples >= 2);
+            await Promise.all([lab.startDocker(1), lab.startDocker(2)]);
+            const lost = probe.report().firstNoQuorumAt!;
+            const back = await until("quorum back", 60, async () => probe.report().events.find((e) => e.at > lost && e.what.startsWith("quorum back")));
+            const r = await probe.stop();
+            console.log(`    2 of 3 stopped, then started: ${formatProbe(r)} (${Date.now() - t0} ms)`);
+            formatProbeEvents(r).forEach((l) => console.log(`    ${l}`));
+            // The first sample without quorum came after every sample taken with one manager down.
+            assert.ok(r.firstNoQuorumAt! > Math.max(...oneDown.ticks.filter((t) => t.quorum !== undefined).map((t) => t.at)));
+            assert.ok(r.lastNoQuorumAt! < back.at);
+            // Every sample from the second quorum came back on has quorum.
+            assert.ok(r.ticks.slice(back.at).every((t) => t.quorum !== false));
+            assert.deepStrictEqual(r.failures, {});
+        } finally {
+            await probe.stop().catch(() => undefined);
+        }
+        timings.push(`probe test ${Date.now() - t0} ms`);
     });
 
     it("full teardown: destroy takes every node out of the swarm, then terminates the instances; no host is in a swarm", async () => {

@@ -10,6 +10,7 @@ import type { SwarmBootstrap as SwarmBootstrapType } from "../../components/swar
 import { Deployment, LabEngine } from "./engine";
 import { labWebImage } from "./images";
 import { Lab, inOrder, labOrSkip, startLab } from "./lab";
+import { PROBE_TARGET_HEALTH, formatProbe, formatProbeEvents, startProbe } from "./probe";
 import { WEB_COMPOSE, labSh, labSwarmHosts, labWebVariables, stackTasks } from "./swarmChecks";
 import { until } from "./until";
 
@@ -115,6 +116,69 @@ describe("lab: compose stacks on a real swarm", function () {
         // Host mode: the manager runs no proxy, so nothing answers there.
         const r = await lab!.exec(1, `curl -sS --max-time 3 http://${lab!.hosts[0].privateAddress}:8080/healthz`);
         assert.notStrictEqual(r.code, 0);
+    });
+
+    it("probe: with the stack healthy every sample has quorum and no request fails; a stopped proxy fails requests only until its node's health check takes it out, then the other node serves them all until swarm restarts it", async () => {
+        const rps = 4;
+        const probe = startProbe(lab!, {
+            // lab-2 is a worker: its engine answers "not a swarm manager", so the probe asks lab-1 next.
+            managers: () => [1, 0],
+            // The load balancer's targets: the workers, where the proxy publishes 8080 in host mode.
+            web: { nodes: () => [1, 2], port: 8080, healthPath: "/healthz", requestPath: "/api/", requestsPerSecond: rps },
+        });
+        const t0 = Date.now();
+        try {
+            const event = (what: RegExp, after = -1) => probe.report().events.find((e) => e.at > after && what.test(e.what));
+            // Healthy: 3 seconds of samples, their requests settled.
+            await until("3 seconds of samples and requests", 20, async () => {
+                const r = probe.report();
+                return r.samples >= 3 && r.served + r.failed >= 3 * rps;
+            });
+            const healthy = probe.report();
+            console.log(`    healthy: ${formatProbe(healthy)}`);
+            assert.strictEqual(healthy.quorumSamples, healthy.samples);
+            assert.strictEqual(healthy.failed, 0, JSON.stringify(healthy.failures));
+            assert.ok(healthy.nodes["lab-2"].served > 0 && healthy.nodes["lab-3"].served > 0, JSON.stringify(healthy.nodes));
+
+            // lab-3's proxy stops: its checks fail; out after unhealthyThreshold of them.
+            await sh(2, "docker stop -t 5 $(docker ps -q --filter label=com.docker.swarm.service.name=web_proxy)");
+            const out = await until("lab-3 taken out of service", 20, async () => event(/^lab-3 unhealthy/));
+            // Swarm starts a new proxy task on lab-3 (the only worker with 8080 free) after its
+            // restart delay; back in service after healthyThreshold passed checks.
+            const back = await until("lab-3 back in service", 60, async () => event(/^lab-3 healthy/, out.at));
+            // Two more seconds of requests, settled.
+            await until("2 seconds after lab-3 came back", 20, async () => {
+                const r = probe.report();
+                return r.ticks.length > back.at + 3 && r.ticks.slice(back.at, back.at + 2).every((t) => t.served + t.failed === rps);
+            });
+            const r = await probe.stop();
+            console.log(`    ${formatProbe(r)} (${Date.now() - t0} ms)`);
+            formatProbeEvents(r).forEach((l) => console.log(`    ${l}`));
+
+            assert.strictEqual(r.quorumSamples, r.samples);
+            assert.deepStrictEqual(r.answeredBy, { "lab-1": r.samples });
+            assert.strictEqual(r.noHealthyNode, 0);
+            // Every failed request went to lab-3, before the health check took it out. While lab-3
+            // was in service with failing checks (unhealthyThreshold - 1 seconds), round robin gave
+            // it half of each second's requests, and each was refused.
+            for (const key of Object.keys(r.failures)) assert.match(key, /^lab-3 /, JSON.stringify(r.failures));
+            assert.ok(r.failed >= (rps / 2) * (PROBE_TARGET_HEALTH.unhealthyThreshold - 1), `${r.failed} failed`);
+            const ticks = (from: number, to: number) => r.ticks.slice(from, to);
+            assert.ok(ticks(0, out.at).every((t) => t.failed === 0 || t.inService?.includes("lab-3")), "failures only while lab-3 was in service");
+            // Out of service: lab-2 alone served every request.
+            const outage = ticks(out.at, back.at);
+            assert.ok(outage.length >= 1);
+            // (A second whose checks were skipped, the test process having lagged, sent nothing.)
+            for (const t of outage.filter((x) => x.inService)) assert.deepStrictEqual({ at: t.at, inService: t.inService, failed: t.failed }, { at: t.at, inService: ["lab-2"], failed: 0 });
+            assert.ok(outage.reduce((n, t) => n + t.served, 0) > 0);
+            // Back: both serve again, and nothing fails.
+            for (const t of ticks(back.at, r.ticks.length)) assert.strictEqual(t.failed, 0, `second ${t.at}`);
+            assert.deepStrictEqual(r.ticks[back.at].inService, ["lab-2", "lab-3"]);
+        } finally {
+            await probe.stop().catch(() => undefined);
+        }
+        // The stack is as before: both proxies and both API tasks running.
+        assert.deepStrictEqual(await tasks(), ["web_api Running", "web_api Running", "web_proxy Running", "web_proxy Running"]);
     });
 
     /**
