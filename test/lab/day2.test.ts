@@ -1,0 +1,239 @@
+// Lab layer: Day 2. A SwarmCluster of 3 managers + 2 workers with stacks/web (a config) and a
+// stack holding a secret, then the routine `pulumi up`s of a cluster's life, each under the
+// faithful engine (engine.ts) with a probe sampling every second (probe.ts): quorum, asked of a
+// surviving manager, and requests through the proxy, sent only to workers whose health check
+// passes, as the ALB sends them. After each run: the same swarm (cluster ID), every node Ready
+// and no Down node left, the stacks converged, their secret and config still there.
+//
+// Hosts: lab-1 is the build machine (local commands' DOCKER_HOST); lab-2..lab-7 are the EC2 pool
+// (managers on lab-2..4, workers on lab-5..6, lab-7 spare for a replacement).
+import * as assert from "assert";
+import type { SwarmCluster as SwarmClusterType } from "../../components";
+import { unwrap } from "../mocks";
+import { Deployment, LabEngine, UpResult, placeByRole } from "./engine";
+import { labWebImage } from "./images";
+import { Lab, inOrder, labOrSkip, startLab } from "./lab";
+import { ProbeReport, formatProbe, startProbe } from "./probe";
+import { WEB_COMPOSE, labClusterArgs, labSh, labWebVariables, swarmNodes } from "./swarmChecks";
+import { until } from "./until";
+
+const BUILDER = 0;
+const POOL = [1, 2, 3, 4, 5, 6];
+const AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+const INSTANCE = "aws:ec2/instance:Instance";
+const REMOTE = "command:remote:Command";
+
+/** A stack whose service holds a secret (given as a Pulumi secret) and a config. */
+const VAULT_COMPOSE = `services:
+  holder:
+    image: \${IMAGE}
+    command: ["sleep", "infinity"]
+    secrets: [token]
+    configs: [motd]
+    deploy:
+      replicas: 1
+secrets:
+  token: {}
+configs:
+  motd: {}
+`;
+
+interface Change {
+    managerInstanceType?: string;
+}
+
+describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 workers, stacks deployed)", function () {
+    // In order: each run starts from the state the previous one left.
+    inOrder(this);
+    this.timeout(600000);
+    let lab: Lab | undefined;
+    let engine: LabEngine;
+    let image: string;
+    let state: Deployment;
+    let cluster: SwarmClusterType | undefined;
+    let clusterId: string;
+    const figures: string[] = [];
+
+    before(async function () {
+        labOrSkip(this);
+        lab = await startLab({ hosts: 7, name: "daytwo" });
+        image = await labWebImage(lab);
+        engine = new LabEngine(lab, (n) => placeByRole(3)(n) + 1, BUILDER, { pool: POOL });
+        engine.amis = { [AMI_NAME]: "ami-0aaaaaaaaaaaaaaa1" };
+    });
+
+    after(async () => {
+        if (lab) {
+            console.log(figures.map((f) => `    ${f}`).join("\n"));
+            await lab.teardown();
+        }
+    });
+
+    function program(change: Change = {}) {
+        return async () => {
+            const { SwarmCluster, SwarmStack } = await import("../../components");
+            cluster = new SwarmCluster("lab", {
+                ...labClusterArgs(lab!),
+                managerInstanceType: change.managerInstanceType,
+                registry: { kind: "external", address: lab!.registry },
+            });
+            new SwarmStack("web", {
+                target: cluster.stackTarget,
+                composeFile: WEB_COMPOSE,
+                variables: labWebVariables(image, "1"),
+                convergeTimeoutSeconds: 60,
+            });
+            new SwarmStack("vault", {
+                target: cluster.stackTarget,
+                composeContent: VAULT_COMPOSE,
+                variables: { IMAGE: image },
+                secrets: { token: "s3cret-day2" },
+                configs: { motd: "hello day 2" },
+                convergeTimeoutSeconds: 60,
+            });
+        };
+    }
+
+    /** Lab hosts an instance of the state runs on, by instance name (replaced ones excluded). */
+    function hostsOf(d: Deployment): Record<string, number> {
+        return Object.fromEntries(
+            [...d.values()].filter((x) => x.type === INSTANCE && !x.pendingDelete && x.host !== undefined).map((x) => [x.name.replace(/^lab-/, ""), x.host!]),
+        );
+    }
+    const managerHosts = (d: Deployment) => Object.entries(hostsOf(d)).filter(([k]) => k.startsWith("manager-")).map(([, h]) => h);
+    const workerHosts = (d: Deployment) => Object.entries(hostsOf(d)).filter(([k]) => k.startsWith("worker-")).map(([, h]) => h);
+
+    /** One run with the probe sampling: every pool host is asked for quorum, workers serve. */
+    async function probed(what: string, change: Change, replace: string[] = []): Promise<{ r: UpResult; probe: ProbeReport }> {
+        const probe = startProbe(lab!, {
+            managers: () => POOL,
+            web: { nodes: () => POOL, port: 8080, healthPath: "/healthz", requestPath: "/api/" },
+        });
+        const r = await engine.up(program(change), state, replace);
+        const report = await probe.stop();
+        figures.push(`${what}: ${(r.ms / 1000).toFixed(1)} s; ${formatProbe(report)}`);
+        return { r, probe: report };
+    }
+
+    function ok(r: UpResult): Deployment {
+        assert.deepStrictEqual(r.failures, [], JSON.stringify(r.failures, null, 2));
+        return r.deployment;
+    }
+
+    /** The same swarm, whole: cluster ID on every manager, 5 Ready nodes, no Down node, stacks converged, secret and config there. */
+    async function sameSwarmWhole(d: Deployment): Promise<Record<string, string>> {
+        const managers = managerHosts(d);
+        assert.strictEqual(managers.length, 3);
+        for (const h of managers) {
+            assert.strictEqual((await labSh(lab!, h, "docker info --format '{{.Swarm.Cluster.ID}}'")).trim(), clusterId, `${lab!.hosts[h].name}'s cluster`);
+        }
+        const byKey: Record<string, string> = {};
+        await until("5 Ready nodes, none Down", 60, async () => {
+            const rows = await swarmNodes(lab!, managers[0]);
+            return rows.length === 5 && rows.every((r) => r.status === "ready" && r.availability === "active");
+        });
+        const rows = await swarmNodes(lab!, managers[0]);
+        assert.deepStrictEqual(rows.map((r) => r.manager).sort(), ["leader", "reachable", "reachable", "worker", "worker"]);
+        const ids = await unwrap(cluster!.bootstrap.nodeIds);
+        for (const [key, id] of Object.entries(ids)) byKey[key] = id;
+        assert.deepStrictEqual(rows.map((r) => r.id).sort(), Object.values(byKey).sort());
+        await until("stacks converged", 60, async () => {
+            const s = await labSh(lab!, managers[0], "docker service ls --format '{{.Name}} {{.Replicas}}'");
+            const lines = s.trim().split("\n").sort();
+            return lines.join(";") === "vault_holder 1/1;web_api 2/2;web_proxy 2/2";
+        });
+        const secrets = (await labSh(lab!, managers[0], "docker secret ls --format '{{.Name}}'")).trim().split("\n");
+        const configs = (await labSh(lab!, managers[0], "docker config ls --format '{{.Name}}'")).trim().split("\n");
+        assert.ok(secrets.some((s) => s.startsWith("vault_token")), `secrets: ${secrets.join(", ")}`);
+        assert.ok(configs.some((c) => c.startsWith("vault_motd")), `configs: ${configs.join(", ")}`);
+        assert.ok(configs.some((c) => c.startsWith("web_nginx_conf")), `configs: ${configs.join(", ")}`);
+        return byKey;
+    }
+
+    /** Where cluster.dockerHost points: a live manager of this swarm. */
+    async function dockerHostIsALiveManager(): Promise<void> {
+        const url = await unwrap(cluster!.dockerHost);
+        const ip = /^ssh:\/\/[^@]+@(.+)$/.exec(url)![1];
+        const h = engine.hostAt(ip);
+        assert.ok(h !== undefined, `dockerHost ${url} reaches no running instance`);
+        assert.strictEqual((await labSh(lab!, h, "docker info --format '{{.Swarm.ControlAvailable}} {{.Swarm.Cluster.ID}}'")).trim(), `true ${clusterId}`);
+    }
+
+    // From the instance-type change on, every run keeps it (a run without it would change it back).
+    const KEEP: Change = { managerInstanceType: "t3.medium" };
+    const commandOps = (r: UpResult, op: string) => r.steps.filter((s) => s.type === REMOTE && s.op === op).map((s) => s.name);
+    const instanceUrn = (d: Deployment, name: string) => [...d.values()].find((x) => x.type === INSTANCE && x.name === name && !x.pendingDelete)!.urn;
+    let nodeIds: Record<string, string>;
+
+    it("first up: the cluster and both stacks", async () => {
+        const r = await engine.up(program());
+        state = ok(r);
+        figures.push(`first up: ${(r.ms / 1000).toFixed(1)} s`);
+        clusterId = (await labSh(lab!, managerHosts(state)[0], "docker info --format '{{.Swarm.Cluster.ID}}'")).trim();
+        assert.strictEqual(clusterId, await unwrap(cluster!.bootstrap.clusterId));
+        nodeIds = await sameSwarmWhole(state);
+        await dockerHostIsALiveManager();
+    });
+
+    it("managerInstanceType changes: the managers restart with new public addresses; no command is replaced; same cluster and node IDs", async () => {
+        const before = await unwrap(cluster!.managerPublicIps);
+        const { r, probe } = await probed("managerInstanceType t3.small -> t3.medium", KEEP);
+        state = ok(r);
+        const restarts = r.steps.filter((s) => s.type === INSTANCE).map((s) => `${s.op} ${s.name}`);
+        assert.deepStrictEqual(restarts.sort(), ["update lab-manager-0", "update lab-manager-1", "update lab-manager-2"]);
+        assert.deepStrictEqual(commandOps(r, "create-replacement"), []);
+        assert.deepStrictEqual(commandOps(r, "delete-replaced"), []);
+        assert.deepStrictEqual(commandOps(r, "delete"), []);
+        const after = await unwrap(cluster!.managerPublicIps);
+        for (let i = 0; i < 3; i++) assert.notStrictEqual(after[i], before[i], `manager-${i} kept its public address`);
+        assert.deepStrictEqual(await sameSwarmWhole(state), nodeIds);
+        await dockerHostIsALiveManager();
+        assert.ok(probe.samples > 0);
+    });
+
+    it("manager-0 replaced (pulumi up --replace of its instance): it joins the same swarm through a survivor; the old one is demoted, leaves and is removed", async () => {
+        const oldHost = hostsOf(state)["manager-0"];
+        const { r, probe } = await probed("manager-0 replaced", KEEP, [instanceUrn(state, "lab-manager-0")]);
+        state = ok(r);
+        const newHost = hostsOf(state)["manager-0"];
+        assert.notStrictEqual(newHost, oldHost);
+        // The init is the swarm's birth: it does not run again.
+        assert.ok(!r.steps.some((s) => s.name === "lab-swarm-init"), r.steps.map((s) => `${s.op} ${s.name}`).join("\n"));
+        assert.deepStrictEqual(commandOps(r, "create-replacement").sort(), ["lab-swarm-join-manager-0", "lab-swarm-member-manager-0"]);
+        const ids = await sameSwarmWhole(state);
+        assert.notStrictEqual(ids["manager-0"], nodeIds["manager-0"]);
+        assert.deepStrictEqual({ ...ids, "manager-0": "" }, { ...nodeIds, "manager-0": "" });
+        nodeIds = ids;
+        // The old host: terminated (its dockerd stopped).
+        assert.notStrictEqual((await lab!.exec(oldHost, "timeout 5 docker info >/dev/null 2>&1")).code, 0);
+        await dockerHostIsALiveManager();
+        assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
+    });
+
+    it("manager-1 replaced: the same, and no node rm fails", async () => {
+        const oldHost = hostsOf(state)["manager-1"];
+        const { r, probe } = await probed("manager-1 replaced", KEEP, [instanceUrn(state, "lab-manager-1")]);
+        state = ok(r);
+        assert.notStrictEqual(hostsOf(state)["manager-1"], oldHost);
+        assert.ok(!r.steps.some((s) => s.failed));
+        assert.deepStrictEqual(commandOps(r, "delete-replaced").sort(), ["lab-swarm-join-manager-1", "lab-swarm-member-manager-1", "lab-swarm-remove-manager-1"]);
+        const ids = await sameSwarmWhole(state);
+        assert.notStrictEqual(ids["manager-1"], nodeIds["manager-1"]);
+        assert.deepStrictEqual({ ...ids, "manager-1": "" }, { ...nodeIds, "manager-1": "" });
+        nodeIds = ids;
+        await dockerHostIsALiveManager();
+        assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
+    });
+
+    it("pulumi destroy: every stack removed, every node out of the swarm, the last manager ending it", async () => {
+        const steps = await engine.destroy(state);
+        figures.push(`destroy: ${steps.length} steps`);
+        assert.ok(!steps.some((s) => s.failed));
+        for (const h of POOL) {
+            const r = await lab!.exec(h, "timeout 5 docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null");
+            // a terminated host's engine is stopped; a running one is out of any swarm
+            if (r.code === 0) assert.strictEqual(r.stdout.trim(), "inactive", lab!.hosts[h].name);
+        }
+        void workerHosts;
+    });
+});
