@@ -394,10 +394,24 @@ export class SwarmCluster extends pulumi.ComponentResource {
             };
         });
 
-        const hosts: SwarmHost[] = instances.map(({ placement: p, instance }) => ({
+        // Managers keep one public address for life, an Elastic IP each: dockerHost and the
+        // admin's docker context stay valid across a stop and start (an instance-type change),
+        // and commands that run on a manager reach it at the address their state holds, even in
+        // a run that restarts it. A replaced manager gets a new Elastic IP (replaceOnChanges),
+        // never its predecessor's: the old node's own deletes must still reach the old machine.
+        // Workers keep the address EC2 gives them; only their own commands use it.
+        const publicIps = instances.map(({ placement: p, instance }) => {
+            if (p.role !== "manager") {
+                return instance.publicIp;
+            }
+            const eipName = `${name}-${p.key}-ip`;
+            return new aws.ec2.Eip(eipName, { domain: "vpc", instance: instance.id, tags: tagsFor(eipName) }, { parent: this, replaceOnChanges: ["instance"] })
+                .publicIp;
+        });
+        const hosts: SwarmHost[] = instances.map(({ placement: p, instance }, i) => ({
             key: p.key,
             role: p.role,
-            sshHost: instance.publicIp,
+            sshHost: publicIps[i],
             sshUser,
             privateAddress: instance.privateIp,
             machineId: instance.id,
@@ -417,6 +431,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
         const managers = instances.filter((i) => i.placement.role === "manager").map((i) => i.instance);
         const workers = instances.filter((i) => i.placement.role === "worker").map((i) => i.instance);
+        const managerPublicIps = publicIps.filter((_, i) => instances[i].placement.role === "manager");
 
         // The load balancer over the cluster's subnets, registering every node.
         if (settings.loadBalancer) {
@@ -452,7 +467,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             registry = { kind: "ecr", keepImages: reg.keepImages ?? d.keepImages, tags: { ...(args.tags ?? {}), "pulumi-swarm:cluster": name } };
         }
         const manager: pulumi.Output<ManagerConnection> = pulumi
-            .all([managers[0].publicIp, sshUser, privateKey])
+            .all([managerPublicIps[0], sshUser, privateKey])
             .apply(([host, user, key]) => ({ host, port: 22, user, privateKey: key }));
         this.stackTarget = {
             clusterName: name,
@@ -465,7 +480,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this.vpcId = vpcId;
         this.subnetIds = pulumi.all(subnetIds);
         this.nodeSecurityGroupId = sg.id;
-        this.managerPublicIps = pulumi.all(managers.map((m) => m.publicIp));
+        this.managerPublicIps = pulumi.all(managerPublicIps);
         this.managerPrivateIps = pulumi.all(managers.map((m) => m.privateIp));
         this.workerPublicIps = pulumi.all(workers.map((w) => w.publicIp));
         this.workerPrivateIps = pulumi.all(workers.map((w) => w.privateIp));
@@ -474,7 +489,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this.newNodeAmis = pulumi.all([amis.manager, amis.worker]).apply(([manager, worker]) => ({ manager, worker }));
         this.workerJoinToken = this.bootstrap.workerJoinToken;
         this.managerJoinToken = this.bootstrap.managerJoinToken;
-        this.dockerHost = pulumi.interpolate`ssh://${sshUser}@${managers[0].publicIp}`;
+        this.dockerHost = pulumi.interpolate`ssh://${sshUser}@${managerPublicIps[0]}`;
         this.dockerContextCommand = pulumi.interpolate`docker context create ${name} --docker host=${this.dockerHost} && docker context use ${name}`;
         this.loadBalancerDnsName = this.loadBalancer ? this.loadBalancer.dnsName : pulumi.output<string | undefined>(undefined);
 

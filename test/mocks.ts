@@ -303,6 +303,8 @@ export function awsOutputs(type: string, name: string, inputs: Record<string, un
     switch (type) {
         case "aws:ec2/instance:Instance":
             return { publicIp: `198.51.100.${n}`, privateIp: `10.0.${n % 8}.${n}`, arn: `arn:aws:ec2:::instance/${name}` };
+        case "aws:ec2/eip:Eip":
+            return { publicIp: `203.0.113.${n}`, allocationId: `eipalloc-${name}` };
         case "aws:ec2/keyPair:KeyPair":
             return { keyName: name };
         case "aws:iam/role:Role":

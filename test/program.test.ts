@@ -170,7 +170,7 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
             assert.strictEqual(g.output("loadBalancerUrl"), `http://${dns}`);
             assert.deepStrictEqual(g.output("routeUrls"), { "proxy-8080": `http://${dns}` });
             const [ip] = g.output("managerPublicIps") as string[];
-            assert.match(ip, /^198\.51\.100\.\d+$/);
+            assert.match(ip, /^203\.0\.113\.\d+$/); // the manager's Elastic IP
             assert.deepStrictEqual((g.output("managerPrivateIps") as string[]).length, 1);
             assert.strictEqual(g.output("dockerHost"), `ssh://ubuntu@${ip}`);
             assert.strictEqual(g.output("dockerContextCommand"), `docker context create dev --docker host=ssh://ubuntu@${ip} && docker context use dev`);

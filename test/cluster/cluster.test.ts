@@ -65,6 +65,7 @@ describe("mock: SwarmCluster resource counts", function () {
             assert.deepStrictEqual(countByType(monitor), {
                 ...base,
                 "aws:ec2/instance:Instance": managers + workers,
+                "aws:ec2/eip:Eip": managers,
                 "command:remote:Command": commands,
             });
             const instances = monitor.ofType("aws:ec2/instance:Instance").map((r) => r.name).sort();
@@ -242,9 +243,10 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.deepStrictEqual(commandDeps.sort(), expected[key]);
             // Create before delete: a replaced host's new machine joins before the old one leaves.
             assert.ok(!join.deleteBeforeReplace, `${key}: deleteBeforeReplace`);
+            // A manager is reached at its Elastic IP, a worker at its instance's public IP.
             const conn = plain<{ host: string; user: string }>(join.inputs.connection);
-            const instance = m.named(`${N}-${key}`);
-            assert.strictEqual(conn.host, awsOutputs(instance.type, instance.name, {}).publicIp);
+            const publicIp = role === "manager" ? awsOutputs("aws:ec2/eip:Eip", `${N}-${key}-ip`, {}).publicIp : awsOutputs("aws:ec2/instance:Instance", `${N}-${key}`, {}).publicIp;
+            assert.strictEqual(conn.host, publicIp);
             assert.strictEqual(conn.user, "ubuntu");
             // Which node this is: key, role, private address and instance ID; not the SSH address.
             assert.deepStrictEqual(plain(join.inputs.triggers), [key, role, privateIp(key), `${N}-${key}-id`]);
@@ -264,7 +266,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             const join = cmd(`join-${key}`);
             const remover = cmd(`remove-${key}`);
             const nodeId = key.replace("-", "") + "node";
-            assert.match(script(member, "delete"), new RegExp(`dkr node update --availability drain ${nodeId}`));
+            assert.match(script(member, "delete"), new RegExp(`\nnodeUpdate --availability drain ${nodeId}\n`));
             assert.match(script(member, "delete"), new RegExp(`dkr node demote ${nodeId}`));
             assert.match(script(join, "delete"), /\ndkr swarm leave >\/dev\/null\n/);
             assert.match(script(remover, "delete"), /if \[ "\$availability" = Drain \]; then\n {4}dkr node rm --force "\$id"/);
@@ -310,8 +312,13 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
     });
 
     it("outputs the addresses and a ready-to-paste docker context command", async () => {
-        const ip = awsOutputs("aws:ec2/instance:Instance", `${N}-manager-0`, {}).publicIp;
+        // manager-0's Elastic IP: it stays through a stop and start.
+        const ip = awsOutputs("aws:ec2/eip:Eip", `${N}-manager-0-ip`, {}).publicIp;
         assert.strictEqual(await unwrap(cluster.dockerHost), `ssh://ubuntu@${ip}`);
+        assert.deepStrictEqual(
+            await unwrap(cluster.managerPublicIps),
+            [0, 1, 2].map((i) => awsOutputs("aws:ec2/eip:Eip", `${N}-manager-${i}-ip`, {}).publicIp),
+        );
         assert.strictEqual(await unwrap(cluster.dockerContextCommand), `docker context create ${N} --docker host=ssh://ubuntu@${ip} && docker context use ${N}`);
         assert.strictEqual((await unwrap(cluster.managerPrivateIps)).length, 3);
         assert.strictEqual((await unwrap(cluster.workerPublicIps)).length, 2);
@@ -374,7 +381,7 @@ describe("mock: SwarmCluster under preview (addresses unknown)", function () {
     this.timeout(60000);
     it("still builds the whole graph", async () => {
         const { monitor, cluster } = await build("pv", { adminCidrBlocks: admin, managerCount: 3, workerCount: 2 }, { preview: true });
-        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "command:remote:Command": 16 });
+        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "aws:ec2/eip:Eip": 3, "command:remote:Command": 16 });
         // Nothing that depends on an instance address or a command's output is known.
         const join = monitor.named("pv-swarm-join-worker-0");
         assert.strictEqual(pulumi.isUnknown(join.inputs.create), true);
@@ -466,10 +473,17 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
             assert.deepStrictEqual([r.protect, r.retainOnDelete, r.deletedWith], [false, false, ""], `${r.type} ${r.name}`);
             assert.strictEqual(r.provider, "", `${r.type} ${r.name}: not the default provider`);
         }
+        // A manager's Elastic IP is replaced with its instance, never moved to the new one (the old
+        // node's deletes must still reach the old machine).
         assert.deepStrictEqual(
-            monitor.records.filter((r) => r.replaceOnChanges.length > 0 && r.type !== "command:remote:Command").map((r) => r.name),
-            [],
+            monitor.records.filter((r) => r.replaceOnChanges.length > 0 && r.type !== "command:remote:Command").map((r) => [r.name, r.replaceOnChanges]),
+            [["opt-manager-0-ip", ["instance"]]],
         );
+        assert.deepStrictEqual(plain(monitor.named("opt-manager-0-ip").inputs), {
+            domain: "vpc",
+            instance: "opt-manager-0-id",
+            tags: { Name: "opt-manager-0-ip", "pulumi-swarm:cluster": "opt" },
+        });
         // Child names are the contract: no child carries an alias of ours. The two below are the
         // AWS package's own (the types' former names).
         const lbUrn = "urn:pulumi:stack::project::swarm:index:SwarmCluster$swarm:index:SwarmLoadBalancer::opt-alb";
@@ -489,8 +503,8 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         });
         const provider = "urn:pulumi:stack::project::pulumi:providers:aws::eu-west-1::eu-west-1-id";
         const children = monitor.records.filter((r) => !r.type.startsWith("pulumi:providers:"));
-        // the base 30, 2 instances and 5 commands
-        assert.strictEqual(children.length, 37);
+        // the base 30, 2 instances, the manager's Elastic IP and 5 commands
+        assert.strictEqual(children.length, 38);
         for (const r of children) {
             assert.strictEqual(r.protect, true, `${r.type} ${r.name} is not protected`);
             assert.strictEqual(r.provider, r.type.startsWith("aws:") ? provider : "", `${r.type} ${r.name}`);

@@ -426,7 +426,7 @@ describe("mock: SwarmCluster's load balancer, registry and stack target", functi
             const manager = pulumi.output(t.manager);
             assert.strictEqual(await pulumi.isSecret(manager), true);
             assert.deepStrictEqual(await unwrap(manager), {
-                host: awsOutputs("aws:ec2/instance:Instance", "prod-manager-0", {}).publicIp,
+                host: awsOutputs("aws:ec2/eip:Eip", "prod-manager-0-ip", {}).publicIp,
                 port: 22,
                 user: "ubuntu",
                 privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE\n-----END OPENSSH PRIVATE KEY-----\n",

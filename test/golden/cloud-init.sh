@@ -2,6 +2,9 @@
 # pulumi-swarm node setup (ubuntu-24.04): Docker Engine 28.5.2, pinned.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+# A manager's public address changes once while this may run (its Elastic IP is attached
+# after launch): apt retries the downloads that cuts off, as curl does below.
+echo 'Acquire::Retries "5";' >/etc/apt/apt.conf.d/80-pulumi-swarm-retries
 want='5:28.5.2-1~ubuntu.24.04~noble'
 have=$(dpkg-query -W -f='${Version}' docker-ce 2>/dev/null || true)
 if [ "$have" != "$want" ]; then
