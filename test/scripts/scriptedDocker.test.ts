@@ -10,6 +10,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { renderMemberDelete } from "../../components/scripts/membership";
 import { renderStackDeploy } from "../../components/scripts/stack";
 import { renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { FAKE_HOSTNAME, HostOptions, SYSTEM_PATH, ScriptRun, runOnScriptedHost } from "./scriptedHost";
@@ -276,6 +277,46 @@ for (const { title, uid } of USERS) describe(`the join script, run against a scr
         assert.strictEqual(r.code, 1);
         assert.strictEqual(r.stderr, "pulumi-swarm: no join token on standard input\n");
         assert.deepStrictEqual(r.calls, []);
+    });
+});
+
+/**
+ * A scripted docker for a member's delete: `node update` of w3node is refused as "update out of
+ * sequence" (the node changed between the CLI's read and its write) the first $REFUSALS times.
+ */
+const FAKE_DOCKER_MEMBER = `#!/bin/sh
+echo "$*" >> "$FAKE/calls"
+case "$*" in
+  "node inspect w3node") echo "[]" ;;
+  "node update --availability drain w3node")
+    n=$(cat "$FAKE/updates" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE/updates"
+    if [ "$n" -le "$REFUSALS" ]; then
+      echo "Error response from daemon: rpc error: code = Unknown desc = update out of sequence" >&2; exit 1
+    fi ;;
+  "node ps w3node --filter desired-state=running -q") ;;
+  "node inspect w3node --format {{.Spec.Role}}") echo worker ;;
+  *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
+esac
+`;
+
+for (const { title, uid } of USERS) describe(`a member's delete (drain), run against a scripted docker, ${title}`, () => {
+    const drain = renderMemberDelete({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }, 60);
+    const updates = (r: ScriptRun) => r.calls.filter((c) => c.startsWith("node update")).length;
+
+    it("a drain refused as 'update out of sequence' is tried again, 2 s later, until it is taken", () => {
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "2" } });
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.strictEqual(updates(r), 3);
+        const before = r.calls.slice(0, r.calls.indexOf("node ps w3node --filter desired-state=running -q"));
+        assert.deepStrictEqual(before.filter((c) => c.startsWith("sleep")), ["sleep 2", "sleep 2"]);
+    });
+
+    it("refused 5 times: the delete fails, and the node is not demoted or left as if drained", () => {
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "99" } });
+        assert.strictEqual(r.code, 1);
+        assert.strictEqual(updates(r), 5);
+        assert.ok(!r.calls.some((c) => c.startsWith("node ps") || c.includes("demote")), r.calls.join("\n"));
+        assert.match(r.stderr, /update out of sequence/);
     });
 });
 
