@@ -105,11 +105,11 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         assert.deepStrictEqual(again.steps, []);
         const fresh = await up({}, undefined, "second run, every script again");
         ok(fresh);
-        // 5 instances (the same lab hosts again); init, 4 joins, 4 members (removers have only a
+        // 5 instances (the same lab hosts again); init, 5 joins, 5 members (removers have only a
         // delete script).
         const created = (type: string) => fresh.steps.filter((s) => s.op === "create" && s.type === type).length;
         assert.strictEqual(created("aws:ec2/instance:Instance"), 5);
-        assert.strictEqual(created("command:remote:Command"), 9);
+        assert.strictEqual(created("command:remote:Command"), 11);
         assert.deepStrictEqual(await nodes(lab), before);
     });
 
@@ -160,7 +160,33 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         const r = await up({ managerCount: 1, workerCount: 1 }, first, "scale in 3->1 managers");
         ok(r);
         const at = (name: string) => r.steps.findIndex((x) => x.op === "delete" && x.name === name);
-        assert.strictEqual(r.steps.length, 8, r.steps.map((x) => x.name).join(", "));
+        // With one manager left, manager-0 has no member or remover any more (they ran on
+        // manager-1): their deletes run too, and demote nothing (manager-0 stays the leader,
+        // below). The joins left re-run (the list of managers changed) and find their nodes.
+        assert.deepStrictEqual(
+            r.steps.filter((x) => x.op === "delete").map((x) => x.name).sort(),
+            [
+                "lab-manager-1",
+                "lab-manager-1-ip",
+                "lab-manager-2",
+                "lab-manager-2-ip",
+                "lab-swarm-join-manager-1",
+                "lab-swarm-join-manager-2",
+                "lab-swarm-member-manager-0",
+                "lab-swarm-member-manager-1",
+                "lab-swarm-member-manager-2",
+                "lab-swarm-remove-manager-0",
+                "lab-swarm-remove-manager-1",
+                "lab-swarm-remove-manager-2",
+            ],
+        );
+        assert.deepStrictEqual(r.steps.filter((x) => x.op !== "delete").map((x) => `${x.op} ${x.name}`).sort(), [
+            "update lab-swarm-join-manager-0",
+            "update lab-swarm-join-worker-0",
+        ]);
+        // manager-0's member goes after the other managers' (they depend on it).
+        assert.ok(at("lab-swarm-member-manager-0") > at("lab-swarm-member-manager-1"));
+        assert.ok(at("lab-swarm-member-manager-0") > at("lab-swarm-member-manager-2"));
         for (const k of [1, 2]) {
             // Each node: drained and demoted, then leaves, then is removed, then its instance goes.
             assert.ok(at(`lab-swarm-member-manager-${k}`) < at(`lab-swarm-join-manager-${k}`));
@@ -201,14 +227,15 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
             ]);
             return newCluster;
         };
-        // With the state kept: `pulumi up --replace <init>` re-runs the init, and every join
-        // and member updates because the new swarm's IDs are in their inputs.
+        // With the state kept: `pulumi up --replace <init>` re-runs the init (the swarm's birth: its
+        // old state has no delete script to run), and every join updates because the new swarm's
+        // tokens are on its stdin.
         await leaveAll();
         const replaced = await up({}, first, "re-bootstrap from blank, with state (--replace init)", ["lab-swarm-init"]);
         ok(replaced);
         assert.deepStrictEqual(
             replaced.steps.filter((x) => x.name === "lab-swarm-init").map((x) => x.op),
-            ["delete-replaced", "create-replacement"],
+            ["create-replacement"],
         );
         const second = await formed(oldCluster);
         // With no state (every create script runs, as when the nodes are replaced with their commands).
@@ -328,9 +355,16 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         timings.push(`destroy ${Date.now() - t} ms`);
         const commands = steps.filter((s) => s.type === "command:remote:Command");
         const instances = steps.filter((s) => s.type === "aws:ec2/instance:Instance");
-        assert.strictEqual(commands.length, 13);
+        // 5 joins, 5 members, 5 removers (the init, the swarm's birth, has no delete).
+        assert.strictEqual(commands.length, 15);
         assert.strictEqual(instances.length, 5);
-        assert.strictEqual(commands[commands.length - 1].name, "lab-swarm-init");
+        // The first manager, the last manager standing, leaves after every other node has left and
+        // every member delete has run: its leave ends the swarm.
+        const order = commands.map((s) => s.name);
+        const last = order.indexOf("lab-swarm-join-manager-0");
+        for (const n of order.filter((x) => /-(join|member)-/.test(x) && x !== "lab-swarm-join-manager-0")) {
+            assert.ok(order.indexOf(n) < last, `${n} after the first manager's leave: ${order.join(", ")}`);
+        }
         // Every command (on the instances) before any instance.
         assert.ok(steps.indexOf(commands[commands.length - 1]) < steps.indexOf(instances[0]));
         for (let i = 0; i < 5; i++) {
