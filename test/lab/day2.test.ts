@@ -225,5 +225,4 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         await dockerHostIsALiveManager();
         assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
     });
-
 });
