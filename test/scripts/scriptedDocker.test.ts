@@ -10,6 +10,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { MEMBERSHIP_LOCK } from "../../components/scripts/common";
 import { renderMemberDelete } from "../../components/scripts/membership";
 import { renderStackDeploy } from "../../components/scripts/stack";
 import { renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
@@ -300,7 +301,11 @@ esac
 `;
 
 for (const { title, uid } of USERS) describe(`a member's delete (drain), run against a scripted docker, ${title}`, () => {
-    const drain = renderMemberDelete({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }, 60);
+    // The membership lock is the host's file (/tmp/pulumi-swarm-membership.lock); on this machine
+    // the script takes it in the scripted host's own folder instead, the one change made to it.
+    const rendered = renderMemberDelete({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }, 60);
+    assert.ok(rendered.includes(`exec 9>${MEMBERSHIP_LOCK}\n`));
+    const drain = rendered.replace(`exec 9>${MEMBERSHIP_LOCK}\n`, 'exec 9>"$FAKE/membership.lock"\n');
     const updates = (r: ScriptRun) => r.calls.filter((c) => c.startsWith("node update")).length;
 
     it("a drain refused as 'update out of sequence' is tried again, 2 s later, until it is taken", () => {
