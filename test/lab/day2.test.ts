@@ -6,7 +6,8 @@
 // and no Down node left, the stacks converged, their secret and config still there.
 //
 // Hosts: lab-1 is the build machine (local commands' DOCKER_HOST); lab-2..lab-7 are the EC2 pool
-// (managers on lab-2..4, workers on lab-5..6, lab-7 spare for a replacement).
+// (managers on lab-2..4, workers on lab-5..6, lab-7 and lab-8 spare for replacements and for
+// managers 4 and 5).
 import * as assert from "assert";
 import type { SwarmCluster as SwarmClusterType } from "../../components";
 import { unwrap } from "../mocks";
@@ -18,7 +19,7 @@ import { WEB_COMPOSE, labClusterArgs, labSh, labWebVariables, swarmNodes } from 
 import { until } from "./until";
 
 const BUILDER = 0;
-const POOL = [1, 2, 3, 4, 5, 6];
+const POOL = [1, 2, 3, 4, 5, 6, 7];
 const AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
 const INSTANCE = "aws:ec2/instance:Instance";
 const REMOTE = "command:remote:Command";
@@ -40,6 +41,7 @@ configs:
 
 interface Change {
     managerInstanceType?: string;
+    managerCount?: number;
 }
 
 describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 workers, stacks deployed)", function () {
@@ -56,7 +58,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
 
     before(async function () {
         labOrSkip(this);
-        lab = await startLab({ hosts: 7, name: "daytwo" });
+        lab = await startLab({ hosts: 8, name: "daytwo" });
         image = await labWebImage(lab);
         engine = new LabEngine(lab, (n) => placeByRole(3)(n) + 1, BUILDER, { pool: POOL });
         engine.amis = { [AMI_NAME]: "ami-0aaaaaaaaaaaaaaa1" };
@@ -75,6 +77,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
             cluster = new SwarmCluster("lab", {
                 ...labClusterArgs(lab!),
                 managerInstanceType: change.managerInstanceType,
+                managerCount: change.managerCount ?? 3,
                 registry: { kind: "external", address: lab!.registry },
             });
             new SwarmStack("web", {
@@ -119,20 +122,20 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         return r.deployment;
     }
 
-    /** The same swarm, whole: cluster ID on every manager, 5 Ready nodes, no Down node, stacks converged, secret and config there. */
-    async function sameSwarmWhole(d: Deployment): Promise<Record<string, string>> {
+    /** The same swarm, whole: cluster ID on every manager, every node Ready, no Down node, stacks converged, secret and config there. */
+    async function sameSwarmWhole(d: Deployment, managerCount = 3): Promise<Record<string, string>> {
         const managers = managerHosts(d);
-        assert.strictEqual(managers.length, 3);
+        assert.strictEqual(managers.length, managerCount);
         for (const h of managers) {
             assert.strictEqual((await labSh(lab!, h, "docker info --format '{{.Swarm.Cluster.ID}}'")).trim(), clusterId, `${lab!.hosts[h].name}'s cluster`);
         }
         const byKey: Record<string, string> = {};
-        await until("5 Ready nodes, none Down", 60, async () => {
+        await until(`${managerCount + 2} Ready nodes, none Down`, 60, async () => {
             const rows = await swarmNodes(lab!, managers[0]);
-            return rows.length === 5 && rows.every((r) => r.status === "ready" && r.availability === "active");
+            return rows.length === managerCount + 2 && rows.every((r) => r.status === "ready" && r.availability === "active");
         });
         const rows = await swarmNodes(lab!, managers[0]);
-        assert.deepStrictEqual(rows.map((r) => r.manager).sort(), ["leader", "reachable", "reachable", "worker", "worker"]);
+        assert.deepStrictEqual(rows.map((r) => r.manager).sort(), ["leader", ...Array(managerCount - 1).fill("reachable"), "worker", "worker"]);
         const ids = await unwrap(cluster!.bootstrap.nodeIds);
         for (const [key, id] of Object.entries(ids)) byKey[key] = id;
         assert.deepStrictEqual(rows.map((r) => r.id).sort(), Object.values(byKey).sort());
@@ -224,5 +227,43 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         nodeIds = ids;
         await dockerHostIsALiveManager();
         assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
+    });
+
+    it("managers 3 -> 5 -> 3: the new managers join one at a time, then are demoted, leave and are removed; quorum at every sample, no Down node", async () => {
+        const up5 = await probed("managers 3 -> 5", { ...KEEP, managerCount: 5 });
+        state = ok(up5.r);
+        const five = await sameSwarmWhole(state, 5);
+        assert.deepStrictEqual(up5.r.steps.filter((s) => s.op === "create").map((s) => s.name).sort(), [
+            "lab-manager-3",
+            "lab-manager-3-ip",
+            "lab-manager-4",
+            "lab-manager-4-ip",
+            "lab-swarm-join-manager-3",
+            "lab-swarm-join-manager-4",
+            "lab-swarm-member-manager-3",
+            "lab-swarm-member-manager-4",
+        ]);
+        assert.ok(up5.r.steps.findIndex((s) => s.name === "lab-swarm-join-manager-4") > up5.r.steps.findIndex((s) => s.name === "lab-swarm-join-manager-3"));
+        const up3 = await probed("managers 5 -> 3", KEEP);
+        state = ok(up3.r);
+        const three = await sameSwarmWhole(state, 3);
+        assert.deepStrictEqual(three, Object.fromEntries(Object.entries(five).filter(([k]) => k !== "manager-3" && k !== "manager-4")));
+        assert.deepStrictEqual(up3.r.steps.filter((s) => s.op === "delete").map((s) => s.name).sort(), [
+            "lab-manager-3",
+            "lab-manager-3-ip",
+            "lab-manager-4",
+            "lab-manager-4-ip",
+            "lab-swarm-join-manager-3",
+            "lab-swarm-join-manager-4",
+            "lab-swarm-member-manager-3",
+            "lab-swarm-member-manager-4",
+            "lab-swarm-remove-manager-3",
+            "lab-swarm-remove-manager-4",
+        ]);
+        // manager-4 (the last joined) leaves before manager-3.
+        const at = (n: string) => up3.r.steps.findIndex((s) => s.op === "delete" && s.name === n);
+        assert.ok(at("lab-swarm-join-manager-4") >= 0 && at("lab-swarm-join-manager-4") < at("lab-swarm-join-manager-3"));
+        assert.strictEqual(up5.probe.noQuorumSamples, 0, formatProbe(up5.probe));
+        assert.strictEqual(up3.probe.noQuorumSamples, 0, formatProbe(up3.probe));
     });
 });
