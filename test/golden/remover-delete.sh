@@ -13,8 +13,14 @@ labelled() {
   dkr node ls --filter node.label=pulumi-swarm.host=worker-3 --format '{{.ID}} {{.Availability}}'
 }
 
-labelled | while read -r id availability; do
+# On pulumi destroy the first manager may end the swarm meanwhile: then there is nothing to remove.
+gone() { [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" != true ]; }
+if ! nodes=$(labelled); then
+  gone && exit 0
+  exit 1
+fi
+printf '%s\n' "$nodes" | while read -r id availability; do
   if [ "$availability" = Drain ]; then
-    dkr node rm --force "$id" >/dev/null
+    dkr node rm --force "$id" >/dev/null || gone
   fi
 done
