@@ -31,6 +31,53 @@ export function planPlacement(managerCount: number, workerCount: number, zoneCou
     return out;
 }
 
+/** A node's turn in a rolling change (an instance-type change restarts every instance of the role). */
+export interface RestartTurn {
+    readonly key: string;
+    readonly role: SwarmRole;
+    /** The node whose restart must be over (the swarm whole again) before this one starts; none for the first of the chain. */
+    readonly after?: string;
+    /**
+     * The manager that drains this node before it restarts (and, for a manager, moves the
+     * leadership off it): a manager earlier in the chain. None for the first of the chain: every
+     * other manager comes after it.
+     */
+    readonly drainedOn?: string;
+    /** For the last manager's turn: the first of the chain, whose leadership it moves away, so the next roll starts on a follower. */
+    readonly leadershipOffOf?: string;
+}
+
+/**
+ * The order of a rolling change. The managers one at a time, the first manager last: its
+ * drain (and leadership handover) runs on the first of the chain, manager-1, so the manager
+ * that restarts without one is a follower, and the last manager's ready moves the leadership
+ * off manager-1 again for the next roll. Then the workers in batches of
+ * `maxUnavailableWorkers`, drained on the first manager: the first batch after it, each
+ * worker after the one a batch before it. One chain for the whole cluster, so a worker never
+ * restarts while a manager does (the workers' commands run on the first manager).
+ */
+export function planRestartOrder(placement: readonly NodePlacement[], maxUnavailableWorkers: number): RestartTurn[] {
+    const all = placement.filter((p) => p.role === "manager");
+    const managers = [...all.slice(1), all[0]];
+    const workers = placement.filter((p) => p.role === "worker");
+    const chainFirst = managers[0].key;
+    const firstManager = all[0].key;
+    return [
+        ...managers.map((p, i) => ({
+            key: p.key,
+            role: p.role,
+            ...(i === 0 ? {} : { after: managers[i - 1].key, drainedOn: chainFirst }),
+            ...(i === managers.length - 1 && i > 0 ? { leadershipOffOf: chainFirst } : {}),
+        })),
+        ...workers.map((p, j) => ({
+            key: p.key,
+            role: p.role,
+            after: j < maxUnavailableWorkers ? firstManager : workers[j - maxUnavailableWorkers].key,
+            drainedOn: firstManager,
+        })),
+    ];
+}
+
 /** One security-group rule of the node group, as data. */
 export interface SecurityRule {
     /** Stable key: part of the rule resource's name. */

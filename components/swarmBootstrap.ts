@@ -74,6 +74,25 @@ export const BOOTSTRAP_DEFAULTS = {
     sshPerDialTimeoutSeconds: 15,
 } as const;
 
+/**
+ * The SSH connection of a command that runs on a host: its private key always a secret, and
+ * dial errors retried (a host may still be booting).
+ */
+export function sshConnection(
+    h: Pick<SwarmHost, "sshHost" | "sshPort" | "sshUser">,
+    privateKey: pulumi.Input<string>,
+    dialErrorLimit: number = BOOTSTRAP_DEFAULTS.sshDialErrorLimit,
+): pulumi.Output<command.types.input.remote.ConnectionArgs> {
+    return pulumi.output({
+        host: h.sshHost,
+        port: h.sshPort ?? 22,
+        user: h.sshUser,
+        privateKey: pulumi.secret(privateKey),
+        dialErrorLimit,
+        perDialTimeout: BOOTSTRAP_DEFAULTS.sshPerDialTimeoutSeconds,
+    });
+}
+
 /** Checks the host list before anything is created. */
 export function validateSwarmHosts(hosts: readonly SwarmHost[]): void {
     const problems: SwarmArgumentError[] = [];
@@ -184,14 +203,7 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
         const connect = (h: SwarmHost): pulumi.Output<command.types.input.remote.ConnectionArgs> => {
             let c = connections.get(h);
             if (c === undefined) {
-                c = pulumi.output({
-                    host: h.sshHost,
-                    port: h.sshPort ?? 22,
-                    user: h.sshUser,
-                    privateKey: h.privateKey === undefined ? sharedKey! : pulumi.secret(h.privateKey),
-                    dialErrorLimit: args.sshDialErrorLimit ?? d.sshDialErrorLimit,
-                    perDialTimeout: d.sshPerDialTimeoutSeconds,
-                });
+                c = sshConnection(h, h.privateKey ?? sharedKey!, args.sshDialErrorLimit);
                 connections.set(h, c);
             }
             return c;

@@ -1,10 +1,12 @@
 import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { SwarmLoadBalancer } from "./loadBalancer";
-import { SecurityRule, planNodeSecurityRules, planPlacement } from "./planning";
+import { NodePlacement, SecurityRule, planNodeSecurityRules, planPlacement, planRestartOrder } from "./planning";
 import { renderCloudInit } from "./scripts/cloudInit";
-import { SwarmBootstrap, SwarmHost } from "./swarmBootstrap";
+import { renderAfterRestart, renderBeforeRestart } from "./scripts/roll";
+import { SwarmBootstrap, SwarmHost, sshConnection } from "./swarmBootstrap";
 import { ManagerConnection, RegistryTarget, StackTarget } from "./target";
 import { CLUSTER_DEFAULTS, validateClusterArgs } from "./validation";
 
@@ -21,9 +23,16 @@ export interface SwarmClusterArgs {
     readonly managerCount?: number;
     /** Workers, 0 or more. With 0, services run on the managers. @default 2 */
     readonly workerCount?: number;
-    /** @default "t3.small" */
+    /**
+     * How many workers a rolling change restarts at once. A change of instance type restarts
+     * the nodes one link of a chain at a time: each manager alone (the next one only when the
+     * swarm has a leader, every manager is Reachable and the node is Ready again), then the
+     * workers in batches of this size, each drained first. @default 1
+     */
+    readonly maxUnavailableWorkers?: number;
+    /** A change restarts the managers one at a time (see maxUnavailableWorkers). @default "t3.small" */
     readonly managerInstanceType?: pulumi.Input<string>;
-    /** @default "t3.medium" */
+    /** A change restarts the workers in batches of maxUnavailableWorkers. @default "t3.medium" */
     readonly workerInstanceType?: pulumi.Input<string>;
     /**
      * The nodes' operating system: the AMI lookup and the cloud-init script follow it.
@@ -137,6 +146,30 @@ export interface SwarmClusterExternalRegistryArgs {
     readonly username?: pulumi.Input<string>;
     /** Handled as a secret. @default none */
     readonly password?: pulumi.Input<string>;
+}
+
+/** What every node's instance is made of (declareInstance). */
+interface InstanceSettings {
+    readonly ami: pulumi.Input<string>;
+    readonly instanceType: pulumi.Input<string>;
+    readonly subnetId: pulumi.Input<string>;
+    readonly securityGroupId: pulumi.Input<string>;
+    readonly keyName: pulumi.Input<string>;
+    readonly profileName: pulumi.Input<string>;
+    readonly userData: pulumi.Input<string>;
+    readonly rootVolumeSizeGiB: pulumi.Input<number>;
+    /** An explicit `amiId` applies; a looked-up one is kept (ignoreChanges). */
+    readonly explicitAmi: boolean;
+    readonly tags: Record<string, string>;
+    readonly dependsOn: pulumi.Resource[];
+}
+
+/** What the commands around a node's restart need. */
+interface RestartSettings {
+    readonly privateKey: pulumi.Output<string>;
+    readonly sshUser: pulumi.Input<string>;
+    readonly readyTimeoutSeconds: number;
+    readonly drainTimeoutSeconds: number;
 }
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
@@ -358,56 +391,43 @@ export class SwarmCluster extends pulumi.ComponentResource {
             worker: args.workerInstanceType ?? d.workerInstanceType,
         };
         const amis = { manager: amiFor(instanceTypes.manager), worker: amiFor(instanceTypes.worker) };
-        const instances = placement.map((p) => {
-            const instanceName = `${name}-${p.key}`;
-            return {
-                placement: p,
-                instance: new aws.ec2.Instance(
-                    instanceName,
-                    {
-                        ami: amis[p.role],
-                        instanceType: instanceTypes[p.role],
-                        subnetId: subnetIds[p.zoneIndex],
-                        vpcSecurityGroupIds: [sg.id],
-                        associatePublicIpAddress: true,
-                        keyName: keyPair.keyName,
-                        iamInstanceProfile: profile.name,
-                        userData,
-                        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
-                        rootBlockDevice: {
-                            volumeType: "gp3",
-                            volumeSize: args.rootVolumeSizeGiB ?? d.rootVolumeSizeGiB,
-                            encrypted: true,
-                            deleteOnTermination: true,
-                        },
-                        tags: { ...tagsFor(instanceName), "pulumi-swarm:role": p.role },
-                        volumeTags: tagsFor(instanceName),
-                    },
-                    // User data runs only at a node's first boot, and a change of it would stop and
-                    // start every node at once (quorum lost, new public IPs) for nothing: it reaches
-                    // new and replaced nodes only. A looked-up AMI is what the lookup answered when
-                    // the node was created: `ami` forces a new instance, so following the lookup
-                    // would replace every node whenever Canonical publishes an image (pulumi-eks
-                    // #114 does the same); an explicit `amiId` applies.
-                    { parent: this, ignoreChanges: args.amiId === undefined ? ["userData", "ami"] : ["userData"] },
-                ),
-            };
-        });
-
-        // Managers keep one public address for life, an Elastic IP each: dockerHost and the
-        // admin's docker context stay valid across a stop and start (an instance-type change),
-        // and commands that run on a manager reach it at the address their state holds, even in
-        // a run that restarts it. A replaced manager gets a new Elastic IP (replaceOnChanges),
-        // never its predecessor's: the old node's own deletes must still reach the old machine.
-        // Workers keep the address EC2 gives them; only their own commands use it.
-        const publicIps = instances.map(({ placement: p, instance }) => {
-            if (p.role !== "manager") {
-                return instance.publicIp;
-            }
-            const eipName = `${name}-${p.key}-ip`;
-            return new aws.ec2.Eip(eipName, { domain: "vpc", instance: instance.id, tags: tagsFor(eipName) }, { parent: this, replaceOnChanges: ["instance"] })
-                .publicIp;
-        });
+        const restart = {
+            privateKey,
+            sshUser,
+            readyTimeoutSeconds: args.dockerReadyTimeoutSeconds ?? d.dockerReadyTimeoutSeconds,
+            drainTimeoutSeconds: args.drainTimeoutSeconds ?? d.drainTimeoutSeconds,
+        };
+        // The nodes, one link of a chain each (planRestartOrder): a change that restarts the
+        // instances (their type) restarts one node at a time, each drained before and back in a
+        // whole swarm after, before the next one starts.
+        const nodes = new Map<string, { instance: aws.ec2.Instance; publicIp: pulumi.Output<string>; afterRestart: pulumi.Resource }>();
+        for (const turn of planRestartOrder(placement, settings.maxUnavailableWorkers)) {
+            const p = placement.find((x) => x.key === turn.key)!;
+            const previous = turn.after === undefined ? [] : [nodes.get(turn.after)!.afterRestart];
+            const beforeRestart = turn.drainedOn
+                ? [this.declareBeforeRestart(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, previous, restart)]
+                : [];
+            const instance = this.declareInstance(name, p, {
+                ami: amis[p.role],
+                instanceType: instanceTypes[p.role],
+                subnetId: subnetIds[p.zoneIndex],
+                securityGroupId: sg.id,
+                keyName: keyPair.keyName,
+                profileName: profile.name,
+                userData,
+                rootVolumeSizeGiB: args.rootVolumeSizeGiB ?? d.rootVolumeSizeGiB,
+                explicitAmi: args.amiId !== undefined,
+                tags: tagsFor(`${name}-${p.key}`),
+                dependsOn: [...previous, ...beforeRestart],
+            });
+            const publicIp = p.role === "manager" ? this.declareManagerIp(name, p.key, instance, tagsFor) : instance.publicIp;
+            // A manager's ready runs on the manager itself; a worker's where its drain ran.
+            const runsOn = p.role === "manager" ? { instance, publicIp } : nodes.get(turn.drainedOn!)!;
+            const afterRestart = this.declareAfterRestart(name, p, instanceTypes[p.role], instance, runsOn, turn.leadershipOffOf, restart);
+            nodes.set(p.key, { instance, publicIp, afterRestart });
+        }
+        const instances = placement.map((p) => ({ placement: p, instance: nodes.get(p.key)!.instance }));
+        const publicIps = placement.map((p) => nodes.get(p.key)!.publicIp);
         const hosts: SwarmHost[] = instances.map(({ placement: p, instance }, i) => ({
             key: p.key,
             role: p.role,
@@ -510,6 +530,131 @@ export class SwarmCluster extends pulumi.ComponentResource {
             dockerContextCommand: this.dockerContextCommand,
             loadBalancerDnsName: this.loadBalancerDnsName,
         });
+    }
+
+    private declareInstance(name: string, p: NodePlacement, a: InstanceSettings): aws.ec2.Instance {
+        const instanceName = `${name}-${p.key}`;
+        return new aws.ec2.Instance(
+            instanceName,
+            {
+                ami: a.ami,
+                instanceType: a.instanceType,
+                subnetId: a.subnetId,
+                vpcSecurityGroupIds: [a.securityGroupId],
+                associatePublicIpAddress: true,
+                keyName: a.keyName,
+                iamInstanceProfile: a.profileName,
+                userData: a.userData,
+                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+                rootBlockDevice: {
+                    volumeType: "gp3",
+                    volumeSize: a.rootVolumeSizeGiB,
+                    encrypted: true,
+                    deleteOnTermination: true,
+                },
+                tags: { ...a.tags, "pulumi-swarm:role": p.role },
+                volumeTags: a.tags,
+            },
+            // User data runs only at a node's first boot, and a change of it would stop and
+            // start every node at once (quorum lost, new public IPs) for nothing: it reaches
+            // new and replaced nodes only. A looked-up AMI is what the lookup answered when
+            // the node was created: `ami` forces a new instance, so following the lookup
+            // would replace every node whenever Canonical publishes an image (pulumi-eks
+            // #114 does the same); an explicit `amiId` applies.
+            { parent: this, ignoreChanges: a.explicitAmi ? ["userData"] : ["userData", "ami"], dependsOn: a.dependsOn },
+        );
+    }
+
+    /**
+     * A manager keeps one public address for life, an Elastic IP: dockerHost and the admin's
+     * docker context stay valid across a stop and start (an instance-type change), and commands
+     * that run on a manager reach it at the address their state holds, even in a run that
+     * restarts it. A replaced manager gets a new Elastic IP (replaceOnChanges), never its
+     * predecessor's: the old node's own deletes must still reach the old machine. Workers keep
+     * the address EC2 gives them; only their own commands use it.
+     */
+    private declareManagerIp(
+        name: string,
+        key: string,
+        instance: aws.ec2.Instance,
+        tagsFor: (n: string) => Record<string, string>,
+    ): pulumi.Output<string> {
+        const eipName = `${name}-${key}-ip`;
+        return new aws.ec2.Eip(eipName, { domain: "vpc", instance: instance.id, tags: tagsFor(eipName) }, { parent: this, replaceOnChanges: ["instance"] })
+            .publicIp;
+    }
+
+    /**
+     * `<name>-<key>-drain`, on a manager earlier in the chain (planRestartOrder), before the
+     * node's instance: when its instance type changes (its script holds the type), it waits
+     * until the swarm is whole, hands a manager's leadership over if it leads, and drains the
+     * node. It runs nothing when created, and is replaced (running nothing) with the manager it
+     * runs on, so it never runs on a new manager that has not joined yet.
+     */
+    private declareBeforeRestart(
+        name: string,
+        p: NodePlacement,
+        instanceType: pulumi.Input<string>,
+        first: { instance: aws.ec2.Instance; publicIp: pulumi.Output<string> },
+        previous: pulumi.Resource[],
+        r: RestartSettings,
+    ): command.remote.Command {
+        return new command.remote.Command(
+            `${name}-${p.key}-drain`,
+            {
+                connection: sshConnection({ sshHost: first.publicIp, sshUser: r.sshUser }, r.privateKey),
+                update: pulumi.output(instanceType).apply((t) =>
+                    renderBeforeRestart({
+                        hostKey: p.key,
+                        role: p.role,
+                        change: `instance type ${t}`,
+                        readyTimeoutSeconds: r.readyTimeoutSeconds,
+                        drainTimeoutSeconds: r.drainTimeoutSeconds,
+                    }),
+                ),
+                triggers: [first.instance.id],
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: previous },
+        );
+    }
+
+    /**
+     * `<name>-<key>-ready`, after the node's instance: when its instance type changed, it waits
+     * until the node is back and the swarm whole, then makes the node active; the next node's
+     * turn waits for it. The last manager's also hands the leadership of the chain's first
+     * manager over, so that the next roll starts on a follower. A manager's runs on the manager
+     * itself, a worker's on the first manager. It runs nothing when created, and is replaced
+     * (running nothing) with the machines it stands for.
+     */
+    private declareAfterRestart(
+        name: string,
+        p: NodePlacement,
+        instanceType: pulumi.Input<string>,
+        instance: aws.ec2.Instance,
+        runsOn: { instance: aws.ec2.Instance; publicIp: pulumi.Output<string> },
+        leadershipOffOf: string | undefined,
+        r: RestartSettings,
+    ): command.remote.Command {
+        return new command.remote.Command(
+            `${name}-${p.key}-ready`,
+            {
+                connection: sshConnection({ sshHost: runsOn.publicIp, sshUser: r.sshUser }, r.privateKey),
+                update: pulumi.output(instanceType).apply((t) =>
+                    renderAfterRestart({
+                        hostKey: p.key,
+                        role: p.role,
+                        change: `instance type ${t}`,
+                        readyTimeoutSeconds: r.readyTimeoutSeconds,
+                        drainTimeoutSeconds: r.drainTimeoutSeconds,
+                        leadershipOffOf,
+                    }),
+                ),
+                triggers: runsOn.instance === instance ? [instance.id] : [instance.id, runsOn.instance.id],
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: [instance] },
+        );
     }
 
     private declareRule(

@@ -9,6 +9,7 @@ export interface ClusterArgsToValidate {
     readonly allowSshFromAnywhere?: boolean;
     readonly managerCount?: number;
     readonly workerCount?: number;
+    readonly maxUnavailableWorkers?: number;
     readonly availabilityZoneCount?: number;
     readonly vpcId?: pulumi.Input<string>;
     readonly subnetIds?: readonly pulumi.Input<string>[];
@@ -61,6 +62,7 @@ export interface LoadBalancerArgsToValidate {
 export const CLUSTER_DEFAULTS = {
     managerCount: 3,
     workerCount: 2,
+    maxUnavailableWorkers: 1,
     availabilityZoneCount: 3,
     vpcCidrBlock: "10.0.0.0/16",
     os: "ubuntu-24.04" as NodeOs,
@@ -97,6 +99,7 @@ export const VALID_MANAGER_COUNTS = [1, 3, 5, 7] as const;
 export interface ValidatedClusterSettings {
     readonly managerCount: number;
     readonly workerCount: number;
+    readonly maxUnavailableWorkers: number;
     readonly zoneCount: number;
     readonly adminCidrBlocks: readonly string[];
     readonly os: NodeOs;
@@ -139,6 +142,17 @@ export function validateClusterArgs(args: ClusterArgsToValidate): ValidatedClust
                 "workerCount",
                 args.workerCount,
                 "must be a whole number, 0 or more (with 0, services run on the managers)",
+            ),
+        );
+    }
+
+    const maxUnavailableWorkers = args.maxUnavailableWorkers ?? d.maxUnavailableWorkers;
+    if (!Number.isInteger(maxUnavailableWorkers) || maxUnavailableWorkers < 1) {
+        problems.push(
+            new SwarmArgumentError(
+                "maxUnavailableWorkers",
+                args.maxUnavailableWorkers,
+                "must be a whole number, 1 or more: how many workers a rolling change (an instance-type change) restarts at once",
             ),
         );
     }
@@ -334,7 +348,7 @@ export function validateClusterArgs(args: ClusterArgsToValidate): ValidatedClust
     const registry = registryProblems(args.registry, problems);
 
     throwIfAny(problems);
-    return { managerCount, workerCount, zoneCount, adminCidrBlocks, os, newNetwork, loadBalancer, registry };
+    return { managerCount, workerCount, maxUnavailableWorkers, zoneCount, adminCidrBlocks, os, newNetwork, loadBalancer, registry };
 }
 
 /** The registry kind, after checking the registry args; problems go to `problems`. */

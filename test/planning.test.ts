@@ -1,7 +1,7 @@
 // Pure layer: placement over zones, the security-group rule table, CIDR planning.
 import * as assert from "assert";
 import { parseCidr, splitIpv4Cidr } from "../components/cidr";
-import { cidrKey, planNodeSecurityRules, planPlacement, toleratedManagerFailures } from "../components/planning";
+import { cidrKey, planNodeSecurityRules, planPlacement, planRestartOrder, toleratedManagerFailures } from "../components/planning";
 import { architectureOf, amiNameFilter, nodePlatform } from "../components/swarmCluster";
 
 describe("pure: planning", () => {
@@ -77,5 +77,37 @@ describe("pure: planning", () => {
         assert.strictEqual(nodePlatform("t4g.small", "m7g.large"), "linux/arm64");
         assert.strictEqual(nodePlatform("t3.small", "m7g.large"), undefined, "mixed architectures: no single platform");
         assert.strictEqual(nodePlatform(Promise.resolve("t3.small"), "t3.small"), undefined, "not known until deploy");
+    });
+});
+
+describe("pure: the order of a rolling restart", () => {
+    const order = (m: number, w: number, batch: number) =>
+        planRestartOrder(planPlacement(m, w, 3), batch).map(
+            (t) => `${t.key}${t.after ? ` after ${t.after}` : ""}${t.drainedOn ? ` drained on ${t.drainedOn}` : ""}${t.leadershipOffOf ? `, leadership off ${t.leadershipOffOf}` : ""}`,
+        );
+
+    it("managers one at a time, the first manager last; then workers one at a time, drained on the first manager", () => {
+        assert.deepStrictEqual(order(3, 2, 1), [
+            "manager-1",
+            "manager-2 after manager-1 drained on manager-1",
+            "manager-0 after manager-2 drained on manager-1, leadership off manager-1",
+            "worker-0 after manager-0 drained on manager-0",
+            "worker-1 after worker-0 drained on manager-0",
+        ]);
+    });
+
+    it("workers in batches of maxUnavailableWorkers: each after the worker a batch before it", () => {
+        assert.deepStrictEqual(order(1, 5, 2), [
+            "manager-0",
+            "worker-0 after manager-0 drained on manager-0",
+            "worker-1 after manager-0 drained on manager-0",
+            "worker-2 after worker-0 drained on manager-0",
+            "worker-3 after worker-1 drained on manager-0",
+            "worker-4 after worker-2 drained on manager-0",
+        ]);
+    });
+
+    it("a batch larger than the workers: all of them after the last manager", () => {
+        assert.deepStrictEqual(order(1, 2, 5), ["manager-0", "worker-0 after manager-0 drained on manager-0", "worker-1 after manager-0 drained on manager-0"]);
     });
 });

@@ -109,9 +109,10 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
         );
         assert.strictEqual(out.error, undefined);
         assert.strictEqual(out.counts!["aws:ec2/instance:Instance"], 4);
-        // 11 bootstrap commands, and stacks/web (the default stacks) deployed by one more,
-        // its API built by a local command into its ECR repository, its proxy routed.
-        assert.strictEqual(out.counts!["command:remote:Command"], 12);
+        // 11 bootstrap commands, 7 around the nodes' restarts (a ready per node, a drain per node
+        // but the first manager), and stacks/web (the default stacks) deployed by one more, its
+        // API built by a local command into its ECR repository, its proxy routed.
+        assert.strictEqual(out.counts!["command:remote:Command"], 19);
         assert.strictEqual(out.counts!["command:local:Command"], 1);
         assert.strictEqual(out.counts!["aws:ecr/repository:Repository"], 1);
         assert.strictEqual(out.counts!["aws:lb/targetGroup:TargetGroup"], 1);
@@ -138,8 +139,10 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
             assert.deepStrictEqual(g.namesOf("aws:ec2/subnet:Subnet"), ["dev-public-0", "dev-public-1"]);
             assert.deepStrictEqual(g.zonesOf("dev-manager-"), [AWS_ZONES[0]]);
             assert.deepStrictEqual(g.zonesOf("dev-worker-"), [AWS_ZONES[0], AWS_ZONES[1]]);
-            // init, the manager's join, and per worker its remover, join and member; one deploy.
+            // init, the manager's join, and per worker its remover, join and member; a ready per
+            // node and a drain per worker around their restarts; one deploy.
             assert.deepStrictEqual(g.namesOf(REMOTE), [
+                "dev-manager-0-ready",
                 "dev-swarm-init",
                 "dev-swarm-join-manager-0",
                 "dev-swarm-join-worker-0",
@@ -148,6 +151,10 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
                 "dev-swarm-member-worker-1",
                 "dev-swarm-remove-worker-0",
                 "dev-swarm-remove-worker-1",
+                "dev-worker-0-drain",
+                "dev-worker-0-ready",
+                "dev-worker-1-drain",
+                "dev-worker-1-ready",
                 "stack-web-deploy",
             ]);
         });
@@ -204,8 +211,9 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
             ]);
             assert.deepStrictEqual(g.zonesOf("prod-manager-"), AWS_ZONES.slice(0, 3));
             assert.deepStrictEqual(g.zonesOf("prod-worker-"), AWS_ZONES.slice(0, 3));
-            // 1 init + 3 per node (6), and 2 deploys
-            assert.strictEqual(g.ofType(REMOTE).length, 21);
+            // 1 init + 3 per node (6), a ready per node and a drain per node but the first
+            // manager, and 2 deploys
+            assert.strictEqual(g.ofType(REMOTE).length, 1 + 18 + 6 + 5 + 2);
         });
 
         it("deploys stacks/web and stacks/visualizer; only web's proxy is routed (the visualizer is reached over SSH)", () => {

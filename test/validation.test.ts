@@ -18,6 +18,7 @@ describe("pure: cluster argument validation", () => {
     it("accepts the minimal arguments and fills in the defaults", () => {
         assert.deepStrictEqual(validateClusterArgs(ok), {
             managerCount: 3,
+            maxUnavailableWorkers: 1,
             workerCount: 2,
             zoneCount: 3,
             adminCidrBlocks: ["203.0.113.0/24"],
@@ -47,6 +48,14 @@ describe("pure: cluster argument validation", () => {
             message({ ...ok, workerCount: -1 }),
             "workerCount must be a whole number, 0 or more (with 0, services run on the managers); got -1",
         );
+    });
+    it("refuses a maxUnavailableWorkers that is not a whole number of 1 or more", () => {
+        for (const v of [0, 1.5]) {
+            assert.strictEqual(
+                message({ ...ok, maxUnavailableWorkers: v }),
+                `maxUnavailableWorkers must be a whole number, 1 or more: how many workers a rolling change (an instance-type change) restarts at once; got ${v}`,
+            );
+        }
     });
     it("accepts workerCount 0", () => assert.strictEqual(validateClusterArgs({ ...ok, workerCount: 0 }).workerCount, 0));
 

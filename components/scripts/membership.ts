@@ -40,7 +40,7 @@ export const UPDATE_ATTEMPTS = 5;
  * changed between the CLI's read and its write ("update out of sequence": seen in the lab while
  * other nodes left the swarm during a destroy).
  */
-function nodeUpdateFunction(): string {
+export function nodeUpdateFunction(): string {
     return [
         "nodeUpdate() {",
         "  attempt=1",

@@ -52,12 +52,13 @@ const admin = ["203.0.113.0/24"];
 
 describe("mock: SwarmCluster resource counts", function () {
     this.timeout(60000);
-    // (managers, workers) -> instances and remote commands: 1 init, a join per node, and a
-    // member and a remover per node but a lone manager (they run on another manager).
+    // (managers, workers) -> instances and remote commands: 1 init, a join per node, a member
+    // and a remover per node but a lone manager (they run on another manager); and around each
+    // node's restart, a ready per node and a drain per node but the first manager.
     const cases: [number, number, number][] = [
-        [1, 0, 2],
-        [3, 2, 16],
-        [5, 10, 46],
+        [1, 0, 2 + 1],
+        [3, 2, 16 + 5 + 4],
+        [5, 10, 46 + 15 + 14],
     ];
     for (const [managers, workers, commands] of cases) {
         it(`(${managers} managers, ${workers} workers): exact resources`, async () => {
@@ -294,6 +295,44 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.match(script(cmd("member-worker-0"), "create"), /--role worker worker0node/);
     });
 
+    it("chains the nodes for a rolling restart: managers (the first one last), then workers; each instance after the previous node's ready and its own drain", () => {
+        const deps = (n: string) => m.named(`${N}-${n}`).dependencies.filter((d) => /-(ready|drain)$|-(manager|worker)-\d+$/.test(d)).sort();
+        // What each instance waits for: the node before it back (its ready) and its own drain.
+        assert.deepStrictEqual(deps("manager-1"), []);
+        assert.deepStrictEqual(deps("manager-2"), [`${N}-manager-1-ready`, `${N}-manager-2-drain`]);
+        assert.deepStrictEqual(deps("manager-0"), [`${N}-manager-0-drain`, `${N}-manager-2-ready`]);
+        assert.deepStrictEqual(deps("worker-0"), [`${N}-manager-0-ready`, `${N}-worker-0-drain`]);
+        assert.deepStrictEqual(deps("worker-1"), [`${N}-worker-0-ready`, `${N}-worker-1-drain`]);
+        assert.throws(() => m.named(`${N}-manager-1-drain`));
+        // A drain: on a manager earlier in the chain (its Elastic IP), after the node before;
+        // replaced (running nothing) with that manager; it runs only on update, when the
+        // instance type changes. The managers' drains run on manager-1, the workers' on manager-0.
+        const ip = (k: string) => plain<string>(m.named(`${N}-${k}-ip`).outputs.publicIp);
+        const host = (r: Recorded) => plain<{ host: string }>(r.inputs.connection).host;
+        const drain = (k: string) => m.named(`${N}-${k}-drain`);
+        const ready = (k: string) => m.named(`${N}-${k}-ready`);
+        assert.match(ip("manager-0"), /^203\.0\.113\.\d+$/);
+        assert.deepStrictEqual(plain(drain("worker-1").inputs.triggers), [`${N}-manager-0-id`]);
+        assert.deepStrictEqual(plain(drain("manager-0").inputs.triggers), [`${N}-manager-1-id`]);
+        assert.strictEqual(host(drain("worker-1")), ip("manager-0"));
+        assert.strictEqual(host(drain("manager-0")), ip("manager-1"));
+        assert.strictEqual(host(drain("manager-2")), ip("manager-1"));
+        assert.deepStrictEqual([drain("worker-1").inputs.create, drain("worker-1").inputs.delete], [undefined, undefined]);
+        assert.match(plain<string>(drain("worker-1").inputs.update), /^# pulumi-swarm: before worker-1 restarts \(instance type t3\.medium\): wait until the swarm is whole, then drain worker-1\n/);
+        assert.match(plain<string>(drain("manager-0").inputs.update), /^# pulumi-swarm: before manager-0 restarts \(instance type t3\.small\): wait until the swarm is whole, hand its leadership over if it leads, then drain manager-0\n/);
+        assert.ok(drain("worker-1").dependencies.includes(`${N}-worker-0-ready`));
+        // A ready: a manager's on itself, a worker's on the first manager; replaced with them.
+        assert.deepStrictEqual(plain(ready("manager-1").inputs.triggers), [`${N}-manager-1-id`]);
+        assert.deepStrictEqual(plain(ready("worker-0").inputs.triggers), [`${N}-worker-0-id`, `${N}-manager-0-id`]);
+        assert.strictEqual(host(ready("manager-1")), ip("manager-1"));
+        assert.strictEqual(host(ready("worker-0")), ip("manager-0"));
+        assert.ok(ready("worker-0").dependencies.includes(`${N}-worker-0`));
+        assert.deepStrictEqual([ready("worker-0").inputs.create, ready("worker-0").inputs.delete], [undefined, undefined]);
+        assert.match(plain<string>(ready("manager-2").inputs.update), /^# pulumi-swarm: after manager-2 restarted \(instance type t3\.small, drain time-out 300 s\): wait until it is back and the swarm whole, then make it active\n/);
+        // The last manager's moves the leadership off the chain's first, for the next roll.
+        assert.match(plain<string>(ready("manager-0").inputs.update), /then make it active; then hand manager-1's leadership over, if it leads, so the next roll starts on a follower\n/);
+    });
+
     it("keeps the private key, the join tokens and every SSH connection secret", async () => {
         assert.strictEqual(await pulumi.isSecret(cluster.privateKey), true);
         assert.strictEqual(await pulumi.isSecret(cluster.workerJoinToken), true);
@@ -348,7 +387,7 @@ describe("mock: SwarmCluster options", function () {
         assert.strictEqual(monitor.ofType("aws:ec2/subnet:Subnet").length, 0);
         assert.strictEqual(monitor.named("byo-nodes").inputs.vpcId, "vpc-0123456789abcdef0");
         assert.deepStrictEqual(
-            monitor.ofType("aws:ec2/instance:Instance").filter((i) => i.name.includes("manager")).map((i) => i.inputs.subnetId),
+            ["manager-0", "manager-1", "manager-2"].map((k) => monitor.named(`byo-${k}`).inputs.subnetId),
             ["subnet-00000000000000000", "subnet-11111111111111111", "subnet-22222222222222222"],
         );
         assert.strictEqual(await unwrap(cluster.vpcId), "vpc-0123456789abcdef0");
@@ -381,7 +420,7 @@ describe("mock: SwarmCluster under preview (addresses unknown)", function () {
     this.timeout(60000);
     it("still builds the whole graph", async () => {
         const { monitor, cluster } = await build("pv", { adminCidrBlocks: admin, managerCount: 3, workerCount: 2 }, { preview: true });
-        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "aws:ec2/eip:Eip": 3, "command:remote:Command": 16 });
+        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "aws:ec2/eip:Eip": 3, "command:remote:Command": 25 });
         // Nothing that depends on an instance address or a command's output is known.
         const join = monitor.named("pv-swarm-join-worker-0");
         assert.strictEqual(pulumi.isUnknown(join.inputs.create), true);
@@ -464,7 +503,7 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
     it("every command is replaced when its triggers change; nothing is protected, retained or deleted with another resource, so every delete script runs", async () => {
         const { monitor } = await build("opt", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1 });
         const commands = monitor.ofType("command:remote:Command");
-        assert.strictEqual(commands.length, 5);
+        assert.strictEqual(commands.length, 8);
         for (const c of commands) {
             // The command provider's own option: a change of triggers re-runs create (after delete).
             assert.deepStrictEqual(c.replaceOnChanges, ["triggers[*]"], c.name);
@@ -503,8 +542,9 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         });
         const provider = "urn:pulumi:stack::project::pulumi:providers:aws::eu-west-1::eu-west-1-id";
         const children = monitor.records.filter((r) => !r.type.startsWith("pulumi:providers:"));
-        // the base 30, 2 instances, the manager's Elastic IP and 5 commands
-        assert.strictEqual(children.length, 38);
+        // the base 30, 2 instances, the manager's Elastic IP, 5 bootstrap commands, and a ready
+        // for each node and a drain for the worker
+        assert.strictEqual(children.length, 41);
         for (const r of children) {
             assert.strictEqual(r.protect, true, `${r.type} ${r.name} is not protected`);
             assert.strictEqual(r.provider, r.type.startsWith("aws:") ? provider : "", `${r.type} ${r.name}`);

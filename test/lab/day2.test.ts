@@ -41,6 +41,7 @@ configs:
 
 interface Change {
     managerInstanceType?: string;
+    workerInstanceType?: string;
     managerCount?: number;
 }
 
@@ -77,6 +78,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
             cluster = new SwarmCluster("lab", {
                 ...labClusterArgs(lab!),
                 managerInstanceType: change.managerInstanceType,
+                workerInstanceType: change.workerInstanceType,
                 managerCount: change.managerCount ?? 3,
                 registry: { kind: "external", address: lab!.registry },
             });
@@ -162,7 +164,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
     }
 
     // From the instance-type change on, every run keeps it (a run without it would change it back).
-    const KEEP: Change = { managerInstanceType: "t3.medium" };
+    const KEEP: Change = { managerInstanceType: "t3.medium", workerInstanceType: "t3.large" };
     const commandOps = (r: UpResult, op: string) => r.steps.filter((s) => s.type === REMOTE && s.op === op).map((s) => s.name);
     const instanceUrn = (d: Deployment, name: string) => [...d.values()].find((x) => x.type === INSTANCE && x.name === name && !x.pendingDelete)!.urn;
     let nodeIds: Record<string, string>;
@@ -177,22 +179,52 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         await dockerHostIsALiveManager();
     });
 
-    it("managerInstanceType changes: the managers restart in place, keeping their Elastic IPs; no command runs again; same cluster and node IDs", async () => {
+    it("instance types change (managers and workers): one node restarts at a time, each drained (a leader handing its leadership over) before and back in a whole swarm before the next; quorum at every sample; no command replaced; same node IDs", async () => {
         const before = await unwrap(cluster!.managerPublicIps);
-        const { r, probe } = await probed("managerInstanceType t3.small -> t3.medium", KEEP);
+        const workersBefore = await unwrap(cluster!.workerPublicIps);
+        const { r, probe } = await probed("instance types t3.small/t3.medium -> t3.medium/t3.large", KEEP);
         state = ok(r);
-        const restarts = r.steps.filter((s) => s.type === INSTANCE).map((s) => `${s.op} ${s.name}`);
-        assert.deepStrictEqual(restarts.sort(), ["update lab-manager-0", "update lab-manager-1", "update lab-manager-2"]);
+        // The instances restart one at a time, in the chain's order, each after the one before
+        // it has ended (and its ready with it).
+        const restarts = r.steps.filter((s) => s.type === INSTANCE);
         assert.deepStrictEqual(
-            r.steps.filter((s) => s.type === REMOTE).map((s) => `${s.op} ${s.name}`),
-            [],
+            restarts.map((s) => `${s.op} ${s.name}`),
+            ["lab-manager-1", "lab-manager-2", "lab-manager-0", "lab-worker-0", "lab-worker-1"].map((n) => `update ${n}`),
         );
-        // Each restart kept the manager's Elastic IP (the lab engine maps it to the host again).
+        const step = (n: string) => r.steps.find((s) => s.name === n && s.type === REMOTE)!;
+        const end = (s: { at: number; ms: number }) => s.at + s.ms;
+        for (let i = 1; i < restarts.length; i++) {
+            const previousReady = step(`${restarts[i - 1].name}-ready`);
+            const drain = step(`${restarts[i].name}-drain`);
+            assert.ok(end(restarts[i - 1]) <= previousReady.at && end(previousReady) <= drain.at && end(drain) <= restarts[i].at, `${restarts[i].name} started before ${restarts[i - 1].name} was back`);
+        }
+        // The commands that ran: a drain before every node but the chain's first (manager-1), a ready after
+        // each, and the workers' joins, which reconnect to their new addresses and find their
+        // nodes in the swarm; nothing replaced.
+        assert.deepStrictEqual(
+            r.steps.filter((s) => s.type === REMOTE).map((s) => `${s.op} ${s.name}`).sort(),
+            [
+                "update lab-manager-0-drain",
+                "update lab-manager-0-ready",
+                "update lab-manager-1-ready",
+                "update lab-manager-2-drain",
+                "update lab-manager-2-ready",
+                "update lab-swarm-join-worker-0",
+                "update lab-swarm-join-worker-1",
+                "update lab-worker-0-drain",
+                "update lab-worker-0-ready",
+                "update lab-worker-1-drain",
+                "update lab-worker-1-ready",
+            ],
+        );
+        // The managers kept their Elastic IPs; the workers got new public addresses.
         assert.deepStrictEqual(await unwrap(cluster!.managerPublicIps), before);
-        for (const s of r.steps.filter((x) => x.type === INSTANCE)) assert.match(s.detail ?? "", /stopped and started/, s.name);
+        const workersAfter = await unwrap(cluster!.workerPublicIps);
+        workersAfter.forEach((ip, i) => assert.notStrictEqual(ip, workersBefore[i]));
+        for (const s of restarts) assert.match(s.detail ?? "", /stopped and started/, s.name);
         assert.deepStrictEqual(await sameSwarmWhole(state), nodeIds);
         await dockerHostIsALiveManager();
-        assert.ok(probe.samples > 0);
+        assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
     });
 
     it("manager-0 replaced (pulumi up --replace of its instance): it joins the same swarm through a survivor; the old one is demoted, leaves and is removed", async () => {

@@ -12,6 +12,7 @@ import {
     renderMemberDelete,
     renderRemoverDelete,
 } from "../../components/scripts/membership";
+import { renderAfterRestart, renderBeforeRestart } from "../../components/scripts/roll";
 import { ECR_REGISTRY_PATTERN, renderRegistryAuthRenewal, renderRegistryAuthRenewalUnits } from "../../components/scripts/registryAuth";
 import { parseSwarmInitOutput, renderSwarmInit } from "../../components/scripts/swarmInit";
 import { parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
@@ -60,6 +61,28 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }) },
     { file: "member-delete-manager.sh", shell: "sh", render: () => renderMemberDelete({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
     { file: "remover-delete.sh", shell: "sh", render: () => renderRemoverDelete("worker-3") },
+    {
+        file: "before-restart-worker.sh",
+        shell: "sh",
+        render: () => renderBeforeRestart({ hostKey: "worker-3", role: "worker", change: "instance type t3.large", readyTimeoutSeconds: 600, drainTimeoutSeconds: 300 }),
+    },
+    {
+        file: "before-restart.sh",
+        shell: "sh",
+        render: () => renderBeforeRestart({ hostKey: "manager-2", role: "manager", change: "instance type t3.large", readyTimeoutSeconds: 600, drainTimeoutSeconds: 300 }),
+    },
+    {
+        file: "after-restart.sh",
+        shell: "sh",
+        render: () => renderAfterRestart({
+                hostKey: "manager-0",
+                role: "manager",
+                change: "instance type t3.large",
+                readyTimeoutSeconds: 600,
+                drainTimeoutSeconds: 300,
+                leadershipOffOf: "manager-1",
+            }),
+    },
     { file: "registry-auth-renewal.sh", shell: "sh", render: () => renderRegistryAuthRenewal({ registries: [ECR_REGISTRY_PATTERN, "10.77.0.2:5001"] }) },
 ];
 

@@ -1,0 +1,149 @@
+import { shellQuote } from "../shell";
+import { HOST_LABEL, POLL_SECONDS, boundedWait, checkSeconds, checkWord, prelude } from "./common";
+import { DEMOTE_ATTEMPTS, nodeUpdateFunction } from "./membership";
+import { SwarmRole } from "./swarmJoin";
+
+/**
+ * Scripts of a rolling node change (an instance-type change restarts each EC2 instance): they
+ * run on a manager, as the `update` of commands placed in a chain around each instance, so that
+ * one node restarts at a time and the next one starts only when the swarm is whole again.
+ *
+ * - before a node's instance changes: wait until the swarm is whole, then drain the node (its
+ *   tasks move elsewhere first);
+ * - after it: wait until the swarm is whole again (the node back and Ready, every manager
+ *   Reachable under a leader), then make it active.
+ *
+ * "Whole": `docker node ls` answers here (this manager is in the quorum), a Leader exists, every
+ * manager is Leader or Reachable, and the node of the host key is Ready.
+ */
+
+export interface NodeRestartScriptArgs {
+    readonly hostKey: string;
+    /** A manager's leadership is handed to another manager before it restarts. */
+    readonly role: SwarmRole;
+    /** What changes, for the script's first line (and so its text changes with it), e.g. "instance type t3.medium". */
+    readonly change: string;
+    /** How long the swarm gets to be whole (a restarted node boots and starts Docker). */
+    readonly readyTimeoutSeconds: number;
+    /** How long the node's tasks get to move before it restarts anyway. */
+    readonly drainTimeoutSeconds: number;
+}
+
+function check(args: NodeRestartScriptArgs): void {
+    checkWord("hostKey", args.hostKey);
+    if (args.role !== "manager" && args.role !== "worker") {
+        throw new Error(`role must be "manager" or "worker"; got ${JSON.stringify(args.role)}`);
+    }
+    checkSeconds("readyTimeoutSeconds", args.readyTimeoutSeconds);
+    checkSeconds("drainTimeoutSeconds", args.drainTimeoutSeconds);
+    if (typeof args.change !== "string" || !/^[A-Za-z0-9 ._:/-]+$/.test(args.change)) {
+        throw new Error(`change must be letters, digits, spaces, '.', '_', ':', '/' or '-'; got ${JSON.stringify(args.change)}`);
+    }
+}
+
+/** `whole`: true when the swarm answers here with a leader, every manager reachable, and the key's node Ready; `node` holds its ID. */
+function wholeFunction(hostKey: string): string {
+    return [
+        "whole() {",
+        "  managers=$(dkr node ls --filter role=manager --format '{{.ManagerStatus}}' 2>/dev/null) || return 1",
+        "  printf '%s\\n' \"$managers\" | grep -qx Leader || return 1",
+        "  if printf '%s\\n' \"$managers\" | grep -qvx -e Leader -e Reachable; then",
+        "    return 1",
+        "  fi",
+        `  node=$(dkr node ls --filter ${shellQuote(`node.label=${HOST_LABEL}=${hostKey}`)} --format '{{.ID}} {{.Status}}' | awk '$2 == "Ready" { print $1; exit }')`,
+        '  [ -n "$node" ]',
+        "}",
+        "",
+    ].join("\n");
+}
+
+function untilWhole(args: NodeRestartScriptArgs, when: string): string[] {
+    return boundedWait("until", "whole", args.readyTimeoutSeconds, [
+        `echo "pulumi-swarm: ${when}, the swarm is not whole after ${args.readyTimeoutSeconds} s: it needs a leader, every manager Reachable and ${args.hostKey} Ready. No other node is touched until it is; see 'docker node ls' below, fix the node, and run pulumi up again." >&2`,
+        "dkr node ls >&2 || true",
+        "exit 1",
+    ]);
+}
+
+/**
+ * `handOver <node ID> <key>`: when that manager is the leader, demotes it (Docker hands the
+ * leadership to another manager first, swarmkit role_manager.go "demoted; transferring
+ * leadership"), waits until it is out of Raft, promotes it back and waits until it is a
+ * Reachable manager again: the leader changes without an election's time-out.
+ */
+function handOverFunction(timeoutSeconds: number): string {
+    const fail = (what: string) => [`echo "pulumi-swarm: $2 did not ${what} within ${timeoutSeconds} s; see 'docker node ls' below." >&2`, "dkr node ls >&2 || true", "exit 1"];
+    return [
+        "handOver() {",
+        "  [ \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}{{.ManagerStatus.Leader}}{{end}}')\" = true ] || return 0",
+        "  n=0",
+        '  until dkr node demote "$1" >/dev/null; do',
+        "    n=$((n + 1))",
+        `    if [ "$n" -ge ${DEMOTE_ATTEMPTS} ]; then`,
+        ...fail("hand its leadership over").map((l) => `      ${l}`),
+        "    fi",
+        `    sleep ${POLL_SECONDS}`,
+        "  done",
+        ...boundedWait("while", "[ -n \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}in raft{{end}}' 2>/dev/null)\" ]", timeoutSeconds, fail("leave Raft")).map((l) => `  ${l}`),
+        '  dkr node promote "$1" >/dev/null',
+        ...boundedWait("until", "[ \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}' 2>/dev/null)\" = reachable ]", timeoutSeconds, fail("come back as a Reachable manager")).map((l) => `  ${l}`),
+        "}",
+        "",
+    ].join("\n");
+}
+
+/**
+ * Before the node's instance changes: waits until the swarm is whole (so no two nodes are ever
+ * out at once), drains the node and waits (bounded) until none of its tasks still runs there.
+ */
+export function renderBeforeRestart(args: NodeRestartScriptArgs): string {
+    check(args);
+    const manager = args.role === "manager";
+    return [
+        prelude(
+            `before ${args.hostKey} restarts (${args.change}): wait until the swarm is whole, ${manager ? "hand its leadership over if it leads, " : ""}then drain ${args.hostKey}`,
+        ),
+        wholeFunction(args.hostKey),
+        nodeUpdateFunction(),
+        ...(manager ? [handOverFunction(args.readyTimeoutSeconds)] : []),
+        ...untilWhole(args, `before ${args.hostKey} restarts`),
+        ...(manager ? [`handOver "$node" ${args.hostKey}`, ...untilWhole(args, `after ${args.hostKey} handed its leadership over`)] : []),
+        'nodeUpdate --availability drain "$node"',
+        ...boundedWait("while", '[ -n "$(dkr node ps "$node" --filter desired-state=running -q)" ]', args.drainTimeoutSeconds, [
+            `echo "pulumi-swarm: warning: tasks still run on ${args.hostKey} after ${args.drainTimeoutSeconds} s of draining; it restarts anyway and they are rescheduled." >&2`,
+            "break",
+        ]),
+        "",
+    ].join("\n");
+}
+
+/**
+ * After the node's instance changed: waits until the swarm is whole again with the node back
+ * (bounded: on time-out the run fails here, before the next node is touched), then makes the
+ * node active, undoing the drain.
+ */
+export function renderAfterRestart(args: NodeRestartScriptArgs & { readonly leadershipOffOf?: string }): string {
+    check(args);
+    const off = args.leadershipOffOf;
+    if (off !== undefined) checkWord("leadershipOffOf", off);
+    return [
+        prelude(
+            `after ${args.hostKey} restarted (${args.change}, drain time-out ${args.drainTimeoutSeconds} s): wait until it is back and the swarm whole, then make it active` +
+                (off ? `; then hand ${off}'s leadership over, if it leads, so the next roll starts on a follower` : ""),
+        ),
+        wholeFunction(args.hostKey),
+        nodeUpdateFunction(),
+        ...(off ? [handOverFunction(args.readyTimeoutSeconds)] : []),
+        ...untilWhole(args, `after ${args.hostKey} restarted`),
+        'nodeUpdate --availability active "$node"',
+        ...(off
+            ? [
+                  `for other in $(dkr node ls -q --filter ${shellQuote(`node.label=${HOST_LABEL}=${off}`)}); do`,
+                  `  handOver "$other" ${off}`,
+                  "done",
+                  ...untilWhole(args, `after ${off} handed its leadership over`),
+              ]
+            : []),
+        "",
+    ].join("\n");
+}

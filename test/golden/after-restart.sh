@@ -1,0 +1,84 @@
+# pulumi-swarm: after manager-0 restarted (instance type t3.large, drain time-out 300 s): wait until it is back and the swarm whole, then make it active; then hand manager-1's leadership over, if it leads, so the next roll starts on a follower
+set -eu
+dkr() { if [ "$(id -u)" -eq 0 ]; then docker "$@"; else sudo -n docker "$@"; fi; }
+
+whole() {
+  managers=$(dkr node ls --filter role=manager --format '{{.ManagerStatus}}' 2>/dev/null) || return 1
+  printf '%s\n' "$managers" | grep -qx Leader || return 1
+  if printf '%s\n' "$managers" | grep -qvx -e Leader -e Reachable; then
+    return 1
+  fi
+  node=$(dkr node ls --filter node.label=pulumi-swarm.host=manager-0 --format '{{.ID}} {{.Status}}' | awk '$2 == "Ready" { print $1; exit }')
+  [ -n "$node" ]
+}
+
+nodeUpdate() {
+  attempt=1
+  until dkr node update "$@" >/dev/null; do
+    if [ "$attempt" -ge 5 ]; then
+      return 1
+    fi
+    attempt=$((attempt + 1))
+    sleep 2
+  done
+}
+
+handOver() {
+  [ "$(dkr node inspect "$1" --format '{{if .ManagerStatus}}{{.ManagerStatus.Leader}}{{end}}')" = true ] || return 0
+  n=0
+  until dkr node demote "$1" >/dev/null; do
+    n=$((n + 1))
+    if [ "$n" -ge 10 ]; then
+      echo "pulumi-swarm: $2 did not hand its leadership over within 600 s; see 'docker node ls' below." >&2
+      dkr node ls >&2 || true
+      exit 1
+    fi
+    sleep 2
+  done
+  i=0
+  while [ -n "$(dkr node inspect "$1" --format '{{if .ManagerStatus}}in raft{{end}}' 2>/dev/null)" ]; do
+    i=$((i + 1))
+    if [ "$i" -ge 300 ]; then
+      echo "pulumi-swarm: $2 did not leave Raft within 600 s; see 'docker node ls' below." >&2
+      dkr node ls >&2 || true
+      exit 1
+    fi
+    sleep 2
+  done
+  dkr node promote "$1" >/dev/null
+  i=0
+  until [ "$(dkr node inspect "$1" --format '{{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}' 2>/dev/null)" = reachable ]; do
+    i=$((i + 1))
+    if [ "$i" -ge 300 ]; then
+      echo "pulumi-swarm: $2 did not come back as a Reachable manager within 600 s; see 'docker node ls' below." >&2
+      dkr node ls >&2 || true
+      exit 1
+    fi
+    sleep 2
+  done
+}
+
+i=0
+until whole; do
+  i=$((i + 1))
+  if [ "$i" -ge 300 ]; then
+    echo "pulumi-swarm: after manager-0 restarted, the swarm is not whole after 600 s: it needs a leader, every manager Reachable and manager-0 Ready. No other node is touched until it is; see 'docker node ls' below, fix the node, and run pulumi up again." >&2
+    dkr node ls >&2 || true
+    exit 1
+  fi
+  sleep 2
+done
+nodeUpdate --availability active "$node"
+for other in $(dkr node ls -q --filter node.label=pulumi-swarm.host=manager-1); do
+  handOver "$other" manager-1
+done
+i=0
+until whole; do
+  i=$((i + 1))
+  if [ "$i" -ge 300 ]; then
+    echo "pulumi-swarm: after manager-1 handed its leadership over, the swarm is not whole after 600 s: it needs a leader, every manager Reachable and manager-0 Ready. No other node is touched until it is; see 'docker node ls' below, fix the node, and run pulumi up again." >&2
+    dkr node ls >&2 || true
+    exit 1
+  fi
+  sleep 2
+done
