@@ -68,24 +68,37 @@ function untilWhole(args: NodeRestartScriptArgs, when: string): string[] {
 /**
  * `handOver <node ID> <key>`: when that manager is the leader, demotes it (Docker hands the
  * leadership to another manager first, swarmkit role_manager.go "demoted; transferring
- * leadership"), waits until it is out of Raft, promotes it back and waits until it is a
- * Reachable manager again: the leader changes without an election's time-out.
+ * leadership"), waits until it is a worker, promotes it back and waits until it is a Reachable
+ * manager again: the leader changes without an election's time-out.
+ *
+ * It waits for the node's observed role, which `node ls --filter role=` matches (swarmkit
+ * controlapi ListNodes filters on `Role`, not on the desired role), not only for the node to
+ * leave Raft: the role manager removes the Raft member first and sets the role to worker up to
+ * one reconcile interval (5 s) later, and a promotion in between finds the role already
+ * "manager" and does nothing, which leaves the node out of Raft (seen in the lab).
  */
 function handOverFunction(timeoutSeconds: number): string {
     const fail = (what: string) => [`echo "pulumi-swarm: $2 did not ${what} within ${timeoutSeconds} s; see 'docker node ls' below." >&2`, "dkr node ls >&2 || true", "exit 1"];
-    return [
-        "handOver() {",
-        "  [ \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}{{.ManagerStatus.Leader}}{{end}}')\" = true ] || return 0",
+    const retried = (cmd: string, what: string) => [
         "  n=0",
-        '  until dkr node demote "$1" >/dev/null; do',
+        `  until ${cmd} >/dev/null; do`,
         "    n=$((n + 1))",
         `    if [ "$n" -ge ${DEMOTE_ATTEMPTS} ]; then`,
-        ...fail("hand its leadership over").map((l) => `      ${l}`),
+        `      echo "pulumi-swarm: Docker refused to ${what} $2 ${DEMOTE_ATTEMPTS} times; see 'docker node ls' below." >&2`,
+        "      dkr node ls >&2 || true",
+        "      exit 1",
         "    fi",
         `    sleep ${POLL_SECONDS}`,
         "  done",
-        ...boundedWait("while", "[ -n \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}in raft{{end}}' 2>/dev/null)\" ]", timeoutSeconds, fail("leave Raft")).map((l) => `  ${l}`),
-        '  dkr node promote "$1" >/dev/null',
+    ];
+    const roleIs = (role: string) => `[ -n "$(dkr node ls -q --filter "id=$1" --filter role=${role} 2>/dev/null)" ]`;
+    return [
+        "handOver() {",
+        "  [ \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}{{.ManagerStatus.Leader}}{{end}}')\" = true ] || return 0",
+        ...retried('dkr node demote "$1"', "demote"),
+        ...boundedWait("until", roleIs("worker"), timeoutSeconds, fail("become a worker")).map((l) => `  ${l}`),
+        ...retried('dkr node promote "$1"', "promote"),
+        ...boundedWait("until", roleIs("manager"), timeoutSeconds, fail("become a manager again")).map((l) => `  ${l}`),
         ...boundedWait("until", "[ \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}' 2>/dev/null)\" = reachable ]", timeoutSeconds, fail("come back as a Reachable manager")).map((l) => `  ${l}`),
         "}",
         "",

@@ -29,23 +29,42 @@ handOver() {
   until dkr node demote "$1" >/dev/null; do
     n=$((n + 1))
     if [ "$n" -ge 10 ]; then
-      echo "pulumi-swarm: $2 did not hand its leadership over within 600 s; see 'docker node ls' below." >&2
+      echo "pulumi-swarm: Docker refused to demote $2 10 times; see 'docker node ls' below." >&2
       dkr node ls >&2 || true
       exit 1
     fi
     sleep 2
   done
   i=0
-  while [ -n "$(dkr node inspect "$1" --format '{{if .ManagerStatus}}in raft{{end}}' 2>/dev/null)" ]; do
+  until [ -n "$(dkr node ls -q --filter "id=$1" --filter role=worker 2>/dev/null)" ]; do
     i=$((i + 1))
     if [ "$i" -ge 300 ]; then
-      echo "pulumi-swarm: $2 did not leave Raft within 600 s; see 'docker node ls' below." >&2
+      echo "pulumi-swarm: $2 did not become a worker within 600 s; see 'docker node ls' below." >&2
       dkr node ls >&2 || true
       exit 1
     fi
     sleep 2
   done
-  dkr node promote "$1" >/dev/null
+  n=0
+  until dkr node promote "$1" >/dev/null; do
+    n=$((n + 1))
+    if [ "$n" -ge 10 ]; then
+      echo "pulumi-swarm: Docker refused to promote $2 10 times; see 'docker node ls' below." >&2
+      dkr node ls >&2 || true
+      exit 1
+    fi
+    sleep 2
+  done
+  i=0
+  until [ -n "$(dkr node ls -q --filter "id=$1" --filter role=manager 2>/dev/null)" ]; do
+    i=$((i + 1))
+    if [ "$i" -ge 300 ]; then
+      echo "pulumi-swarm: $2 did not become a manager again within 600 s; see 'docker node ls' below." >&2
+      dkr node ls >&2 || true
+      exit 1
+    fi
+    sleep 2
+  done
   i=0
   until [ "$(dkr node inspect "$1" --format '{{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}' 2>/dev/null)" = reachable ]; do
     i=$((i + 1))
