@@ -36,7 +36,7 @@ handOver() {
     sleep 2
   done
   i=0
-  until [ -n "$(dkr node ls -q --filter "id=$1" --filter role=worker 2>/dev/null)" ]; do
+  until dkr node ls -q --filter role=worker 2>/dev/null | grep -qx "$1"; do
     i=$((i + 1))
     if [ "$i" -ge 300 ]; then
       echo "pulumi-swarm: $2 did not become a worker within 600 s; see 'docker node ls' below." >&2
@@ -45,6 +45,7 @@ handOver() {
     fi
     sleep 2
   done
+  sleep 10
   n=0
   until dkr node promote "$1" >/dev/null; do
     n=$((n + 1))
@@ -56,7 +57,7 @@ handOver() {
     sleep 2
   done
   i=0
-  until [ -n "$(dkr node ls -q --filter "id=$1" --filter role=manager 2>/dev/null)" ]; do
+  until dkr node ls -q --filter role=manager 2>/dev/null | grep -qx "$1"; do
     i=$((i + 1))
     if [ "$i" -ge 300 ]; then
       echo "pulumi-swarm: $2 did not become a manager again within 600 s; see 'docker node ls' below." >&2
