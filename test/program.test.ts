@@ -103,11 +103,18 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
                 managerCount: "1",
                 workerCount: "3",
                 workerInstanceType: "t3.large",
+                maxUnavailableWorkers: "2",
                 "aws:region": "eu-west-1",
             },
             "staging",
         );
         assert.strictEqual(out.error, undefined);
+        // maxUnavailableWorkers 2: workers 0 and 1 restart together after the manager, worker 2
+        // after worker 0.
+        const deps = (n: string) => out.records!.find((r) => r.name === n)!.dependencies.filter((d) => /-ready$/.test(d)).sort();
+        assert.deepStrictEqual(deps("staging-worker-0"), ["command:remote:Command staging-manager-0-ready"]);
+        assert.deepStrictEqual(deps("staging-worker-1"), ["command:remote:Command staging-manager-0-ready"]);
+        assert.deepStrictEqual(deps("staging-worker-2"), ["command:remote:Command staging-worker-0-ready"]);
         assert.strictEqual(out.counts!["aws:ec2/instance:Instance"], 4);
         // 11 bootstrap commands, 7 around the nodes' restarts (a ready per node, a drain per node
         // but the first manager), and stacks/web (the default stacks) deployed by one more, its
@@ -275,6 +282,13 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
                     "- pulumi-swarm:workerInstanceTyp is not a key of this program (README.md lists every key): rename it to pulumi-swarm:workerInstanceType, or remove it; got a value (not shown)\n" +
                     '- pulumi-swarm:workerCount must be a whole number, such as 0; got "two"\n' +
                     '- pulumi-swarm:stacks[1] must name a folder of stacks/ that holds a compose.yaml: one of "visualizer", "web"; got "wbe"',
+            );
+        });
+
+        it("maxUnavailableWorkers 0, said as the program's key", () => {
+            assert.match(
+                fails({ ...dev(), maxUnavailableWorkers: "0" }, "dev"),
+                /^pulumi-swarm:maxUnavailableWorkers must be a whole number, 1 or more: .*; got 0\. Fix it in Pulumi\.dev\.yaml\.$/,
             );
         });
 

@@ -37,6 +37,7 @@ describe("pure: the program's config (program/config.ts)", () => {
             allowSshFromAnywhere: undefined,
             managerCount: 1,
             workerCount: 2,
+            maxUnavailableWorkers: undefined,
             managerInstanceType: "t3.small",
             workerInstanceType: "t3.small",
             availabilityZoneCount: 2,
