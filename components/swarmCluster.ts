@@ -5,6 +5,7 @@ import * as tls from "@pulumi/tls";
 import { SwarmLoadBalancer } from "./loadBalancer";
 import { NodePlacement, SecurityRule, planNodeSecurityRules, planPlacement, planRestartOrder } from "./planning";
 import { renderCloudInit } from "./scripts/cloudInit";
+import { renderSingleManagerGuard } from "./scripts/guard";
 import { renderAfterRestart, renderBeforeRestart } from "./scripts/roll";
 import { SwarmBootstrap, SwarmHost, sshConnection } from "./swarmBootstrap";
 import { ManagerConnection, RegistryTarget, StackTarget } from "./target";
@@ -30,6 +31,14 @@ export interface SwarmClusterArgs {
      * workers in batches of this size, each drained first. @default 1
      */
     readonly maxUnavailableWorkers?: number;
+    /**
+     * With one manager, a change that would replace it (an explicit `amiId`, its subnet, the
+     * SSH key) fails before anything is changed: no other manager holds the swarm's state, so
+     * the new manager would start a new, empty swarm. Set this to accept that loss. With 3 or
+     * more managers a replaced manager joins through the others and this does not apply.
+     * @default false
+     */
+    readonly allowSingleManagerReplacement?: boolean;
     /** A change restarts the managers one at a time (see maxUnavailableWorkers). @default "t3.small" */
     readonly managerInstanceType?: pulumi.Input<string>;
     /** A change restarts the workers in batches of maxUnavailableWorkers. @default "t3.medium" */
@@ -406,7 +415,16 @@ export class SwarmCluster extends pulumi.ComponentResource {
             const previous = turn.after === undefined ? [] : [nodes.get(turn.after)!.afterRestart];
             const beforeRestart = turn.drainedOn
                 ? [this.declareBeforeRestart(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, previous, restart)]
-                : [];
+                : settings.managerCount === 1 && p.role === "manager"
+                  ? [
+                        this.declareSingleManagerGuard(name, p.key, {
+                            ami: args.amiId ?? "looked-up",
+                            subnetId: subnetIds[p.zoneIndex],
+                            keyName: keyPair.keyName,
+                            allowed: args.allowSingleManagerReplacement ?? d.allowSingleManagerReplacement,
+                        }),
+                    ]
+                  : [];
             const instance = this.declareInstance(name, p, {
                 ami: amis[p.role],
                 instanceType: instanceTypes[p.role],
@@ -582,6 +600,26 @@ export class SwarmCluster extends pulumi.ComponentResource {
         const eipName = `${name}-${key}-ip`;
         return new aws.ec2.Eip(eipName, { domain: "vpc", instance: instance.id, tags: tagsFor(eipName) }, { parent: this, replaceOnChanges: ["instance"] })
             .publicIp;
+    }
+
+    /**
+     * `<name>-<key>-guard`, a local command that the only manager's instance waits for: a run
+     * that changes what would replace that instance (its explicit AMI, subnet or key pair)
+     * fails there, before the instance is touched, unless allowSingleManagerReplacement
+     * accepts the loss of the swarm (scripts/guard.ts). A looked-up AMI is not part of it:
+     * the instance ignores its changes.
+     */
+    private declareSingleManagerGuard(
+        name: string,
+        key: string,
+        f: { ami: pulumi.Input<string>; subnetId: pulumi.Input<string>; keyName: pulumi.Input<string>; allowed: boolean },
+    ): command.local.Command {
+        const script = pulumi
+            .all([f.ami, f.subnetId, f.keyName])
+            .apply(([ami, subnet, keyName]) =>
+                renderSingleManagerGuard({ hostKey: key, fingerprint: `ami=${ami} subnet=${subnet} key=${keyName}`, allowed: f.allowed }),
+            );
+        return new command.local.Command(`${name}-${key}-guard`, { create: script }, { parent: this });
     }
 
     /**

@@ -10,6 +10,7 @@ export interface ClusterArgsToValidate {
     readonly managerCount?: number;
     readonly workerCount?: number;
     readonly maxUnavailableWorkers?: number;
+    readonly allowSingleManagerReplacement?: boolean;
     readonly availabilityZoneCount?: number;
     readonly vpcId?: pulumi.Input<string>;
     readonly subnetIds?: readonly pulumi.Input<string>[];
@@ -63,6 +64,7 @@ export const CLUSTER_DEFAULTS = {
     managerCount: 3,
     workerCount: 2,
     maxUnavailableWorkers: 1,
+    allowSingleManagerReplacement: false,
     availabilityZoneCount: 3,
     vpcCidrBlock: "10.0.0.0/16",
     os: "ubuntu-24.04" as NodeOs,

@@ -120,7 +120,8 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
         // but the first manager), and stacks/web (the default stacks) deployed by one more, its
         // API built by a local command into its ECR repository, its proxy routed.
         assert.strictEqual(out.counts!["command:remote:Command"], 19);
-        assert.strictEqual(out.counts!["command:local:Command"], 1);
+        // The API's image build, and the lone manager's guard.
+        assert.strictEqual(out.counts!["command:local:Command"], 2);
         assert.strictEqual(out.counts!["aws:ecr/repository:Repository"], 1);
         assert.strictEqual(out.counts!["aws:lb/targetGroup:TargetGroup"], 1);
         for (const n of ["stack-web-deploy", "stack-web-build-api", "stack-web-repo-api", "stack-web-route-proxy-8080"]) {
@@ -169,7 +170,8 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
         it("deploys stacks/web only: its API built into ECR (keeping 5 images), its proxy routed through the HTTP listener", () => {
             assert.deepStrictEqual(g.namesOf("swarm:index:SwarmStack"), ["stack-web"]);
             assert.deepStrictEqual(g.namesOf("aws:ecr/repository:Repository"), ["stack-web-repo-api"]);
-            assert.deepStrictEqual(g.namesOf("command:local:Command"), ["stack-web-build-api"]);
+            // the image build, and the guard of the lone manager
+            assert.deepStrictEqual(g.namesOf("command:local:Command"), ["dev-manager-0-guard", "stack-web-build-api"]);
             assert.deepStrictEqual(g.namesOf(TARGET_GROUP), ["stack-web-route-proxy-8080"]);
             assert.deepStrictEqual(g.namesOf(RULE), ["stack-web-route-proxy-8080"]);
             assert.deepStrictEqual(g.namesOf(LISTENER), ["dev-alb-http"]);

@@ -38,6 +38,7 @@ describe("pure: the program's config (program/config.ts)", () => {
             managerCount: 1,
             workerCount: 2,
             maxUnavailableWorkers: undefined,
+            allowSingleManagerReplacement: undefined,
             managerInstanceType: "t3.small",
             workerInstanceType: "t3.small",
             availabilityZoneCount: 2,

@@ -1,6 +1,7 @@
 // Mock layer: the real SwarmCluster builds its resource graph against a recording monitor;
 // the tests assert exact resources, rules, names, dependencies, options and secrecy.
 import * as assert from "assert";
+import { renderSingleManagerGuard } from "../../components/scripts/guard";
 import * as pulumi from "@pulumi/pulumi";
 import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
 import { AWS_ZONES, Recorded, RecordingMonitor, awsCalls, awsOutputs, installMocks, isSecretValue, plain, unwrap } from "../mocks";
@@ -68,6 +69,8 @@ describe("mock: SwarmCluster resource counts", function () {
                 "aws:ec2/instance:Instance": managers + workers,
                 "aws:ec2/eip:Eip": managers,
                 "command:remote:Command": commands,
+                // A lone manager's guard (its replacement would lose the swarm).
+                ...(managers === 1 ? { "command:local:Command": 1 } : {}),
             });
             const instances = monitor.ofType("aws:ec2/instance:Instance").map((r) => r.name).sort();
             const expected = [
@@ -369,6 +372,22 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
 describe("mock: SwarmCluster options", function () {
     this.timeout(60000);
 
+    it("a lone manager waits for its guard, a local command whose script fails a run that would replace it; with 3 managers there is none", async () => {
+        const { monitor } = await build("one", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, amiId: "ami-0aaaaaaaaaaaaaaaa" });
+        const guard = monitor.named("one-manager-0-guard");
+        assert.strictEqual(guard.type, "command:local:Command");
+        assert.ok(monitor.named("one-manager-0").dependencies.includes("one-manager-0-guard"));
+        const subnet = plain<string>(monitor.named("one-manager-0").inputs.subnetId);
+        // The mock names the key pair after its resource.
+        const print = `ami=ami-0aaaaaaaaaaaaaaaa subnet=${subnet} key=one-ssh`;
+        assert.strictEqual(plain<string>(guard.inputs.create), renderSingleManagerGuard({ hostKey: "manager-0", fingerprint: print, allowed: false }));
+        assert.deepStrictEqual([guard.inputs.update, guard.inputs.delete], [undefined, undefined]);
+        const allowed = await build("ok", { adminCidrBlocks: admin, managerCount: 1, workerCount: 0, allowSingleManagerReplacement: true });
+        assert.match(plain<string>(allowed.monitor.named("ok-manager-0-guard").inputs.create), /^# pulumi-swarm: manager-0 is the swarm's only manager: allowSingleManagerReplacement accepts its replacement\nset -eu\nnow='ami=looked-up subnet=/);
+        const three = await build("three", { adminCidrBlocks: admin, managerCount: 3, workerCount: 0 });
+        assert.deepStrictEqual(three.monitor.ofType("command:local:Command"), []);
+    });
+
     it("opens ESP between nodes when encryptedOverlay is on", async () => {
         const { monitor } = await build("enc", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, encryptedOverlay: true });
         const esp = monitor.named("enc-nodes-swarm-esp");
@@ -515,7 +534,7 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         // A manager's Elastic IP is replaced with its instance, never moved to the new one (the old
         // node's deletes must still reach the old machine).
         assert.deepStrictEqual(
-            monitor.records.filter((r) => r.replaceOnChanges.length > 0 && r.type !== "command:remote:Command").map((r) => [r.name, r.replaceOnChanges]),
+            monitor.records.filter((r) => r.replaceOnChanges.length > 0 && !r.type.startsWith("command:")).map((r) => [r.name, r.replaceOnChanges]),
             [["opt-manager-0-ip", ["instance"]]],
         );
         assert.deepStrictEqual(plain(monitor.named("opt-manager-0-ip").inputs), {
@@ -543,8 +562,8 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         const provider = "urn:pulumi:stack::project::pulumi:providers:aws::eu-west-1::eu-west-1-id";
         const children = monitor.records.filter((r) => !r.type.startsWith("pulumi:providers:"));
         // the base 30, 2 instances, the manager's Elastic IP, 5 bootstrap commands, and a ready
-        // for each node and a drain for the worker
-        assert.strictEqual(children.length, 41);
+        // for each node and a drain for the worker, and the lone manager's guard
+        assert.strictEqual(children.length, 42);
         for (const r of children) {
             assert.strictEqual(r.protect, true, `${r.type} ${r.name} is not protected`);
             assert.strictEqual(r.provider, r.type.startsWith("aws:") ? provider : "", `${r.type} ${r.name}`);

@@ -208,6 +208,31 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         await until("all 3 tasks running on lab-1", 60, async () => (await running()).join(" ") === "lab-1 lab-1 lab-1");
     });
 
+    it("one manager: a run that would replace it (a new amiId) fails at its guard before anything changes, with the message; the swarm and its node are the same", async () => {
+        const A = "ami-0aaaaaaaaaaaaaaaa";
+        const B = "ami-0bbbbbbbbbbbbbbbb";
+        const first = ok(await up({ managerCount: 1, workerCount: 1, amiId: A }));
+        const before = await nodes(lab);
+        const clusterId = (await lab.exec(0, "docker info --format '{{.Swarm.Cluster.ID}}'")).stdout.trim();
+        const r = await up({ managerCount: 1, workerCount: 1, amiId: B }, first, "one manager, amiId change refused");
+        assert.deepStrictEqual(r.failures.map((f) => f.name), ["lab-manager-0-guard"]);
+        const message = r.failures[0].message.trim().split("\n").pop();
+        assert.strictEqual(
+            message,
+            `pulumi-swarm: this run would replace manager-0, the swarm's only manager (from ami=${A} subnet=lab-public-0-id key=lab-ssh to ami=${B} subnet=lab-public-0-id key=lab-ssh). ` +
+                "A swarm whose only manager is replaced is lost: the new manager starts a new, empty swarm, without the services, secrets, configs and networks of the old one. " +
+                "Nothing was changed. To keep the swarm, undo the change, raise managerCount to 3 and run pulumi up (the new managers join), then make the change. " +
+                "To accept the loss, set allowSingleManagerReplacement to true and run pulumi up again.",
+        );
+        // Nothing but the guard ran: no instance launched or replaced, no command on a host.
+        assert.deepStrictEqual(r.steps.filter((s) => s.name !== "lab-manager-0-guard").map((s) => `${s.op} ${s.name}`), []);
+        assert.deepStrictEqual(await nodes(lab), before);
+        assert.strictEqual((await lab.exec(0, "docker info --format '{{.Swarm.Cluster.ID}}'")).stdout.trim(), clusterId);
+        // Undone, the next run changes nothing.
+        const undone = await up({ managerCount: 1, workerCount: 1, amiId: A }, first);
+        assert.deepStrictEqual([undone.failures, undone.steps], [[], []]);
+    });
+
     it("blank state: after every host left its swarm, the program forms a new swarm instead of trusting old outputs", async () => {
         const first = ok(await up({}));
         const oldCluster = await unwrap(cluster!.bootstrap.clusterId);

@@ -12,6 +12,7 @@ import {
     renderMemberDelete,
     renderRemoverDelete,
 } from "../../components/scripts/membership";
+import { renderSingleManagerGuard } from "../../components/scripts/guard";
 import { renderAfterRestart, renderBeforeRestart } from "../../components/scripts/roll";
 import { ECR_REGISTRY_PATTERN, renderRegistryAuthRenewal, renderRegistryAuthRenewalUnits } from "../../components/scripts/registryAuth";
 import { parseSwarmInitOutput, renderSwarmInit } from "../../components/scripts/swarmInit";
@@ -20,6 +21,8 @@ import { shellQuote } from "../../components/shell";
 import { goldenScriptTests } from "../golden";
 import { shellcheck } from "../shellcheck";
 
+
+const GUARD_PRINT = "ami=ami-0bbbbbbbbbbbbbbbb subnet=subnet-1 key=lab-ssh-1";
 
 const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     {
@@ -83,11 +86,36 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
                 leadershipOffOf: "manager-1",
             }),
     },
+    { file: "single-manager-guard.sh", shell: "sh", render: () => renderSingleManagerGuard({ hostKey: "manager-0", fingerprint: GUARD_PRINT, allowed: false }) },
+    { file: "single-manager-guard-allowed.sh", shell: "sh", render: () => renderSingleManagerGuard({ hostKey: "manager-0", fingerprint: GUARD_PRINT, allowed: true }) },
     { file: "registry-auth-renewal.sh", shell: "sh", render: () => renderRegistryAuthRenewal({ registries: [ECR_REGISTRY_PATTERN, "10.77.0.2:5001"] }) },
 ];
 
 describe("pure: host scripts", () => {
     goldenScriptTests(cases);
+
+    it("the single-manager guard: prints its fingerprint when created or unchanged; a changed one fails with its message, unless allowed", () => {
+        const run = (allowed: boolean, previous?: string) => {
+            const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+            if (previous !== undefined) env.PULUMI_COMMAND_STDOUT = previous;
+            const r = spawnSync("/bin/sh", ["-c", renderSingleManagerGuard({ hostKey: "manager-0", fingerprint: GUARD_PRINT, allowed })], { env, encoding: "utf8" });
+            return `${r.status} ${JSON.stringify(r.stdout)} ${JSON.stringify(r.stderr)}`;
+        };
+        const printed = `0 "${GUARD_PRINT}\\n" ""`;
+        assert.strictEqual(run(false), printed);
+        assert.strictEqual(run(false, GUARD_PRINT), printed);
+        const old = "ami=ami-0aaaaaaaaaaaaaaaa subnet=subnet-1 key=lab-ssh-1";
+        assert.strictEqual(
+            run(false, old),
+            `1 "" ${JSON.stringify(
+                "pulumi-swarm: this run would replace manager-0, the swarm's only manager (from ami=ami-0aaaaaaaaaaaaaaaa subnet=subnet-1 key=lab-ssh-1 to ami=ami-0bbbbbbbbbbbbbbbb subnet=subnet-1 key=lab-ssh-1). " +
+                    "A swarm whose only manager is replaced is lost: the new manager starts a new, empty swarm, without the services, secrets, configs and networks of the old one. " +
+                    "Nothing was changed. To keep the swarm, undo the change, raise managerCount to 3 and run pulumi up (the new managers join), then make the change. " +
+                    "To accept the loss, set allowSingleManagerReplacement to true and run pulumi up again.\n",
+            )}`,
+        );
+        assert.strictEqual(run(true, old), printed);
+    });
 
     it("shellcheck does find problems (the check can fail)", () => {
         assert.match(shellcheck("echo $1\n", "sh"), /SC2086/);
