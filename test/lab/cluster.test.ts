@@ -181,6 +181,8 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
             ],
         );
         assert.deepStrictEqual(r.steps.filter((x) => x.op !== "delete").map((x) => `${x.op} ${x.name}`).sort(), [
+            // Now the only manager, manager-0 gets its guard, which records what would replace it.
+            "create lab-manager-0-guard",
             // manager-0's ready has no manager-1 left to move the leadership off of: its script
             // changes, and its update waits for a whole swarm and finds manager-0 active.
             "update lab-manager-0-ready",
