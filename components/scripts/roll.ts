@@ -57,8 +57,18 @@ function wholeFunction(hostKey: string): string {
     ].join("\n");
 }
 
+/** Docker's answer on a manager when too few managers are online to elect a leader. */
+export const NO_LEADER_ERROR = "does not have a leader";
+
+/** Docker's page on recovering a swarm that lost its quorum. */
+export const QUORUM_RECOVERY_DOCS = "https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum";
+
 function untilWhole(args: NodeRestartScriptArgs, when: string): string[] {
     return boundedWait("until", "whole", args.readyTimeoutSeconds, [
+        `if dkr node ls 2>&1 >/dev/null | grep -q ${shellQuote(NO_LEADER_ERROR)}; then`,
+        `  echo "pulumi-swarm: ${when}, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. No other node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager (it keeps the swarm's services, secrets and configs, as a swarm of one manager; see ${QUORUM_RECOVERY_DOCS}), then run pulumi up again." >&2`,
+        "  exit 1",
+        "fi",
         `echo "pulumi-swarm: ${when}, the swarm is not whole after ${args.readyTimeoutSeconds} s: it needs a leader, every manager Reachable and ${args.hostKey} Ready. No other node is touched until it is; see 'docker node ls' below, fix the node, and run pulumi up again." >&2`,
         "dkr node ls >&2 || true",
         "exit 1",

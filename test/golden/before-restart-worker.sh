@@ -27,6 +27,10 @@ i=0
 until whole; do
   i=$((i + 1))
   if [ "$i" -ge 300 ]; then
+    if dkr node ls 2>&1 >/dev/null | grep -q 'does not have a leader'; then
+      echo "pulumi-swarm: before worker-3 restarts, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. No other node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager (it keeps the swarm's services, secrets and configs, as a swarm of one manager; see https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum), then run pulumi up again." >&2
+      exit 1
+    fi
     echo "pulumi-swarm: before worker-3 restarts, the swarm is not whole after 600 s: it needs a leader, every manager Reachable and worker-3 Ready. No other node is touched until it is; see 'docker node ls' below, fix the node, and run pulumi up again." >&2
     dkr node ls >&2 || true
     exit 1

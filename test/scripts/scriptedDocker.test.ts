@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { MEMBERSHIP_LOCK } from "../../components/scripts/common";
 import { renderMemberDelete } from "../../components/scripts/membership";
+import { renderBeforeRestart } from "../../components/scripts/roll";
 import { renderStackDeploy } from "../../components/scripts/stack";
 import { renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { FAKE_HOSTNAME, HostOptions, SYSTEM_PATH, ScriptRun, runOnScriptedHost } from "./scriptedHost";
@@ -322,6 +323,58 @@ for (const { title, uid } of USERS) describe(`a member's delete (drain), run aga
         assert.strictEqual(updates(r), 5);
         assert.ok(!r.calls.some((c) => c.startsWith("node ps") || c.includes("demote")), r.calls.join("\n"));
         assert.match(r.stderr, /update out of sequence/);
+    });
+});
+
+/**
+ * A scripted docker for a roll's drain on a manager: every `node ls` fails as a manager without
+ * quorum answers (NOQUORUM=1), or lists a manager that is Unreachable.
+ */
+const FAKE_DOCKER_ROLL = `#!/bin/sh
+echo "$*" >> "$FAKE/calls"
+if [ "$NOQUORUM" = 1 ]; then
+  case "$*" in
+    "node ls"*) echo "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online." >&2; exit 1 ;;
+  esac
+fi
+case "$*" in
+  "node ls --filter role=manager --format {{.ManagerStatus}}") printf 'Leader\nReachable\nUnreachable\n' ;;
+  "node ls") echo "ID   HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS" ;;
+  *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
+esac
+`;
+
+for (const { title, uid } of USERS) describe(`a roll's drain, run against a scripted docker, ${title}`, () => {
+    const drain = renderBeforeRestart({ hostKey: "worker-1", role: "worker", change: "instance type t3.large", readyTimeoutSeconds: 4, drainTimeoutSeconds: 4 });
+
+    it("quorum lost: after its bounded wait it fails with the recovery (docker swarm init --force-new-cluster and Docker's page), and drains nothing", () => {
+        const r = runChecked(drain, FAKE_DOCKER_ROLL, { uid, env: { NOQUORUM: "1" } });
+        assert.strictEqual(r.code, 1);
+        assert.strictEqual(
+            r.stderr,
+            "pulumi-swarm: before worker-1 restarts, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. " +
+                "No other node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager " +
+                "(it keeps the swarm's services, secrets and configs, as a swarm of one manager; see https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum), " +
+                "then run pulumi up again.\n",
+        );
+        assert.deepStrictEqual(r.calls, [
+            "node ls --filter role=manager --format {{.ManagerStatus}}",
+            "sleep 2",
+            "node ls --filter role=manager --format {{.ManagerStatus}}",
+            "node ls",
+        ]);
+    });
+
+    it("a manager Unreachable, quorum kept: it fails with the not-whole message and the node list, and drains nothing", () => {
+        const r = runChecked(drain, FAKE_DOCKER_ROLL, { uid, env: { NOQUORUM: "0" } });
+        assert.strictEqual(r.code, 1);
+        assert.strictEqual(
+            r.stderr,
+            "pulumi-swarm: before worker-1 restarts, the swarm is not whole after 4 s: it needs a leader, every manager Reachable and worker-1 Ready. " +
+                "No other node is touched until it is; see 'docker node ls' below, fix the node, and run pulumi up again.\n" +
+                "ID   HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS\n",
+        );
+        assert.ok(!r.calls.some((c) => c.startsWith("node update")), r.calls.join("\n"));
     });
 });
 
