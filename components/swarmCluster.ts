@@ -170,7 +170,7 @@ interface InstanceSettings {
     /** An explicit `amiId` applies; a looked-up one is kept (ignoreChanges). */
     readonly explicitAmi: boolean;
     readonly tags: Record<string, string>;
-    readonly dependsOn: pulumi.Resource[];
+    readonly dependsOn: pulumi.Input<pulumi.Resource[]>;
 }
 
 /** What the commands around a node's restart need. */
@@ -409,22 +409,32 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // The nodes, one link of a chain each (planRestartOrder): a change that restarts the
         // instances (their type) restarts one node at a time, each drained before and back in a
         // whole swarm after, before the next one starts.
+        // The chain orders changes to a running cluster. A new one has nothing to roll and
+        // launches every instance at once: the chain's links are only dependencies when EC2
+        // already holds instances of this cluster (a lookup by its tag, in preview too).
+        const running = aws.ec2
+            .getInstancesOutput(
+                { instanceTags: { "pulumi-swarm:cluster": name }, instanceStateNames: ["pending", "running", "stopping", "stopped"] },
+                { parent: this },
+            )
+            .ids.apply((ids) => ids.length > 0);
         const nodes = new Map<string, { instance: aws.ec2.Instance; publicIp: pulumi.Output<string>; afterRestart: pulumi.Resource }>();
         for (const turn of planRestartOrder(placement, settings.maxUnavailableWorkers)) {
             const p = placement.find((x) => x.key === turn.key)!;
             const previous = turn.after === undefined ? [] : [nodes.get(turn.after)!.afterRestart];
-            const beforeRestart = turn.drainedOn
-                ? [this.declareBeforeRestart(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, previous, restart)]
-                : settings.managerCount === 1 && p.role === "manager"
-                  ? [
-                        this.declareSingleManagerGuard(name, p.key, {
-                            ami: args.amiId ?? "looked-up",
-                            subnetId: subnetIds[p.zoneIndex],
-                            keyName: keyPair.keyName,
-                            allowed: args.allowSingleManagerReplacement ?? d.allowSingleManagerReplacement,
-                        }),
-                    ]
-                  : [];
+            const beforeRestart = turn.drainedOn ? [this.declareBeforeRestart(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, previous, restart)] : [];
+            const guard =
+                settings.managerCount === 1 && p.role === "manager"
+                    ? [
+                          this.declareSingleManagerGuard(name, p.key, {
+                              ami: args.amiId ?? "looked-up",
+                              subnetId: subnetIds[p.zoneIndex],
+                              keyName: keyPair.keyName,
+                              allowed: args.allowSingleManagerReplacement ?? d.allowSingleManagerReplacement,
+                          }),
+                      ]
+                    : [];
+            const chain = [...previous, ...beforeRestart];
             const instance = this.declareInstance(name, p, {
                 ami: amis[p.role],
                 instanceType: instanceTypes[p.role],
@@ -436,7 +446,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 rootVolumeSizeGiB: args.rootVolumeSizeGiB ?? d.rootVolumeSizeGiB,
                 explicitAmi: args.amiId !== undefined,
                 tags: tagsFor(`${name}-${p.key}`),
-                dependsOn: [...previous, ...beforeRestart],
+                dependsOn: running.apply((r) => [...guard, ...(r ? chain : [])]),
             });
             const publicIp = p.role === "manager" ? this.declareManagerIp(name, p.key, instance, tagsFor) : instance.publicIp;
             // A manager's ready runs on the manager itself; a worker's where its drain ran.

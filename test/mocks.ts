@@ -422,6 +422,9 @@ function getAmi(inputs: Record<string, unknown>): Record<string, unknown> {
     return { ...ami, imageId: ami.id, mostRecent: inputs.mostRecent ?? false };
 }
 
+/** The lookup of a cluster's instances in EC2 (by its tag): whether the cluster runs already. */
+export const GET_INSTANCES = "aws:ec2/getInstances:getInstances";
+
 export function awsCalls(token: string, inputs: Record<string, unknown> = {}): Record<string, unknown> | undefined {
     switch (token) {
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -434,6 +437,10 @@ export function awsCalls(token: string, inputs: Record<string, unknown> = {}): R
             return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: "aws" };
         case "aws:ec2/getAmi:getAmi":
             return getAmi(inputs);
+        case GET_INSTANCES:
+            // EC2 holds no instance of the cluster: a new one (tests of a running cluster answer
+            // with their instances, see the cluster tests' `running`).
+            return { ids: [], privateIps: [], publicIps: [], ipv6Addresses: [], id: "us-east-1" };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {
                 userName: "AWS",

@@ -18,9 +18,10 @@ interface ProgramResult {
     outputs?: Record<string, RunnerOutput>;
 }
 
-function runProgram(config: Record<string, string>, stack = "dev", preview = false): ProgramResult {
+function runProgram(config: Record<string, string>, stack = "dev", preview = false, running = false): ProgramResult {
     const env = {
         ...process.env,
+        RUNNING: running ? "1" : "0",
         STACK: stack,
         PREVIEW: preview ? "1" : "0",
         PULUMI_CONFIG: JSON.stringify(Object.fromEntries(Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `pulumi-swarm:${k}`, v]))),
@@ -107,10 +108,12 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
                 "aws:region": "eu-west-1",
             },
             "staging",
+            false,
+            true,
         );
         assert.strictEqual(out.error, undefined);
-        // maxUnavailableWorkers 2: workers 0 and 1 restart together after the manager, worker 2
-        // after worker 0.
+        // A running cluster (EC2 answers the lookup), maxUnavailableWorkers 2: workers 0 and 1
+        // restart together after the manager, worker 2 after worker 0.
         const deps = (n: string) => out.records!.find((r) => r.name === n)!.dependencies.filter((d) => /-ready$/.test(d)).sort();
         assert.deepStrictEqual(deps("staging-worker-0"), ["command:remote:Command staging-manager-0-ready"]);
         assert.deepStrictEqual(deps("staging-worker-1"), ["command:remote:Command staging-manager-0-ready"]);

@@ -3,7 +3,7 @@
 // resources by type (PREVIEW=1: as `pulumi preview` builds them, outputs unknown), every resource with its dependencies (names) and a few plain inputs,
 // and the program's stack outputs (each with whether it is a secret).
 import * as pulumi from "@pulumi/pulumi";
-import { UNKNOWN_OUTPUT, awsCalls, awsOutputs, installMocks, plain } from "./mocks";
+import { GET_INSTANCES, UNKNOWN_OUTPUT, awsCalls, awsOutputs, installMocks, plain } from "./mocks";
 
 /** Inputs the program tests read (of scripts, only the delete: what teardown runs). */
 const INPUTS = ["instanceType", "subnetId", "availabilityZone", "port", "priority", "listenerArn", "targetGroupArn", "targetId", "certificateArn", "name", "delete"];
@@ -23,7 +23,10 @@ export interface RunnerOutput {
 
 async function main(): Promise<void> {
     const preview = process.env.PREVIEW === "1";
-    const monitor = installMocks(awsOutputs, awsCalls, { project: "pulumi-swarm", stack: process.env.STACK ?? "dev", preview });
+    // RUNNING=1: EC2 answers the cluster's lookup with an instance (a run on a running cluster).
+    const calls = (token: string, inputs: Record<string, unknown>) =>
+        token === GET_INSTANCES && process.env.RUNNING === "1" ? { ...awsCalls(token, inputs), ids: ["i-0123456789abcdef0"] } : awsCalls(token, inputs);
+    const monitor = installMocks(awsOutputs, calls, { project: "pulumi-swarm", stack: process.env.STACK ?? "dev", preview });
     let program: Record<string, unknown>;
     try {
         program = (await import("../index")) as Record<string, unknown>;

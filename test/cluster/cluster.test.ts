@@ -4,10 +4,21 @@ import * as assert from "assert";
 import { renderSingleManagerGuard } from "../../components/scripts/guard";
 import * as pulumi from "@pulumi/pulumi";
 import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
-import { AWS_ZONES, Recorded, RecordingMonitor, awsCalls, awsOutputs, installMocks, isSecretValue, plain, unwrap } from "../mocks";
+import { AWS_ZONES, GET_INSTANCES, Recorded, RecordingMonitor, awsCalls, awsOutputs, installMocks, isSecretValue, plain, unwrap } from "../mocks";
 
-async function build(name: string, args: SwarmClusterArgs, opts: { preview?: boolean } = {}, resourceOpts: (m: RecordingMonitor) => Promise<pulumi.ComponentResourceOptions> = async () => ({})) {
-    const monitor = installMocks(awsOutputs, awsCalls, opts);
+/**
+ * Builds the cluster under the mocks. `running`: the instance IDs EC2 answers the cluster's
+ * lookup with (a run on a running cluster); none by default (a new cluster).
+ */
+async function build(
+    name: string,
+    args: SwarmClusterArgs,
+    opts: { preview?: boolean; running?: string[] } = {},
+    resourceOpts: (m: RecordingMonitor) => Promise<pulumi.ComponentResourceOptions> = async () => ({}),
+) {
+    const calls = (token: string, inputs: Record<string, unknown>) =>
+        token === GET_INSTANCES && opts.running ? { ...awsCalls(token, inputs), ids: opts.running } : awsCalls(token, inputs);
+    const monitor = installMocks(awsOutputs, calls, opts);
     const { SwarmCluster } = await import("../../components");
     const cluster = new SwarmCluster(name, args, await resourceOpts(monitor));
     await monitor.settled();
@@ -298,7 +309,25 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.match(script(cmd("member-worker-0"), "create"), /--role worker worker0node/);
     });
 
-    it("chains the nodes for a rolling restart: managers (the first one last), then workers; each instance after the previous node's ready and its own drain", () => {
+    it("a new cluster (EC2 holds none of its instances) launches every instance at once: no chain between them", () => {
+        for (const k of ["manager-0", "manager-1", "manager-2", "worker-0", "worker-1"]) {
+            assert.deepStrictEqual(m.named(`${N}-${k}`).dependencies.filter((d) => /-(ready|drain|guard)$|-(manager|worker)-\d+$/.test(d)), [], k);
+        }
+        const lookup = m.invokes.filter((i) => i.token === GET_INSTANCES);
+        assert.deepStrictEqual(
+            lookup.map((i) => i.args),
+            [{ instanceTags: { "pulumi-swarm:cluster": N }, instanceStateNames: ["pending", "running", "stopping", "stopped"] }],
+        );
+    });
+
+    it("a running cluster chains the nodes for a rolling restart: managers (the first one last), then workers; each instance after the previous node's ready and its own drain", async () => {
+        const { monitor: running } = await build(N, {
+            adminCidrBlocks: ["203.0.113.0/24", "2001:db8::/32"],
+            managerCount: 3,
+            workerCount: 2,
+            tags: { team: "platform" },
+        }, { running: ["i-0123456789abcdef0"] });
+        const m = running;
         const deps = (n: string) => m.named(`${N}-${n}`).dependencies.filter((d) => /-(ready|drain)$|-(manager|worker)-\d+$/.test(d)).sort();
         // What each instance waits for: the node before it back (its ready) and its own drain.
         assert.deepStrictEqual(deps("manager-1"), []);
@@ -491,7 +520,7 @@ describe("mock: SwarmCluster's AMI lookup (getAmi, answered as EC2 would from a 
     it("a looked-up AMI is ignored after creation (a newer image replaces no node); an explicit amiId is not", async () => {
         const auto = await build("drift", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1 });
         assert.deepStrictEqual(
-            auto.monitor.ofType("aws:ec2/instance:Instance").map((i) => [i.name, i.ignoreChanges]),
+            auto.monitor.ofType("aws:ec2/instance:Instance").map((i) => [i.name, i.ignoreChanges]).sort(),
             [
                 ["drift-manager-0", ["userData", "ami"]],
                 ["drift-worker-0", ["userData", "ami"]],
@@ -499,7 +528,7 @@ describe("mock: SwarmCluster's AMI lookup (getAmi, answered as EC2 would from a 
         );
         const own = await build("pinned", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1, amiId: "ami-0aaaaaaaaaaaaaaaa" });
         assert.deepStrictEqual(
-            own.monitor.ofType("aws:ec2/instance:Instance").map((i) => [i.name, i.ignoreChanges]),
+            own.monitor.ofType("aws:ec2/instance:Instance").map((i) => [i.name, i.ignoreChanges]).sort(),
             [
                 ["pinned-manager-0", ["userData"]],
                 ["pinned-worker-0", ["userData"]],
@@ -570,7 +599,7 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         }
         assert.deepStrictEqual(
             monitor.invokes.map((i) => `${i.token} ${i.provider}`).sort(),
-            [GET_AMI, GET_AMI, "aws:index/getAvailabilityZones:getAvailabilityZones"].map((t) => `${t} ${provider}`),
+            [GET_AMI, GET_AMI, "aws:index/getAvailabilityZones:getAvailabilityZones", GET_INSTANCES].map((t) => `${t} ${provider}`).sort(),
         );
     });
 });

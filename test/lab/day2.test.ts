@@ -173,6 +173,11 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         const r = await engine.up(program());
         state = ok(r);
         figures.push(`first up: ${(r.ms / 1000).toFixed(1)} s`);
+        // A new cluster has nothing to roll: its five instances launch at once, not one link of
+        // the chain after another (each had started before any had ended).
+        const launches = r.steps.filter((s) => s.type === INSTANCE);
+        assert.deepStrictEqual(launches.map((s) => s.op), ["create", "create", "create", "create", "create"]);
+        assert.ok(Math.max(...launches.map((s) => s.at)) < Math.min(...launches.map((s) => s.at + s.ms)), JSON.stringify(launches));
         clusterId = (await labSh(lab!, managerHosts(state)[0], "docker info --format '{{.Swarm.Cluster.ID}}'")).trim();
         assert.strictEqual(clusterId, await unwrap(cluster!.bootstrap.clusterId));
         nodeIds = await sameSwarmWhole(state);

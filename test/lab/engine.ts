@@ -838,7 +838,12 @@ export class LabEngine {
             }
         };
         process.on("unhandledRejection", unhandled);
-        const callFor = (token: string, args: Record<string, unknown>) => (token === "aws:ec2/getAmi:getAmi" ? this.getAmi(args) : awsCalls(token));
+        const callFor = (token: string, args: Record<string, unknown>) =>
+            token === "aws:ec2/getAmi:getAmi"
+                ? this.getAmi(args)
+                : token === "aws:ec2/getInstances:getInstances"
+                  ? this.getInstances(args, [...olds.values(), ...pendingFromBefore])
+                  : awsCalls(token);
         const monitor = installMocks(outputsFor, callFor, { project: "pulumi-swarm", stack: "lab" });
         try {
             try {
@@ -895,6 +900,31 @@ export class LabEngine {
         // promises and sets the exit code of the whole test process to 1.
         leakedPromises();
         return { deployment, steps, failures, cancelled: cancelledNames, ms: Date.now() - start };
+    }
+
+    /**
+     * `aws.ec2.getInstances` (DescribeInstances by tag): the instances EC2 holds are those of the
+     * deployment the run starts from, pending deletes included (the lab's EC2 model has no
+     * instance outside the state it is given); `instanceTags` must all match, and only
+     * running or stopped instances are asked for (terminated ones are never in the state).
+     */
+    private getInstances(args: Record<string, unknown>, existing: Deployed[]): Record<string, unknown> {
+        const want = (args.instanceTags as Record<string, string> | undefined) ?? {};
+        const states = (args.instanceStateNames as string[] | undefined) ?? [];
+        if (!states.includes("running") || !states.includes("stopped")) {
+            throw new Error(`getInstances: the lab answers only a lookup of running and stopped instances; got ${JSON.stringify(states)}`);
+        }
+        const found = existing.filter((d) => {
+            if (d.type !== INSTANCE) return false;
+            const tags = (d.inputs.tags as Record<string, string> | undefined) ?? {};
+            return Object.entries(want).every(([k, v]) => tags[k] === v);
+        });
+        return {
+            ids: found.map((d) => d.id),
+            privateIps: found.map((d) => String(d.outputs.privateIp)),
+            publicIps: found.map((d) => String(d.outputs.publicIp ?? "")),
+            id: "us-east-1",
+        };
     }
 
     /** `aws.ec2.getAmi` from `amis`: by the `name` filter's first value, else `*`. */
