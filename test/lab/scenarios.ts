@@ -4,7 +4,8 @@
 //   (a) getAmi returns a newer AMI on the second run;
 //   (b) managerInstanceType changes;
 //   (c) manager-0's instance is replaced (`pulumi up --replace <its URN>`);
-//   (d) manager-1's instance is replaced.
+//   (d) manager-1's instance is replaced;
+//   (e) amiId is set to a newer AMI (the way the README gives to roll the nodes to it).
 // For each: the ordered operations, whether the run failed and how, and afterwards the cluster
 // ID on every live node, `docker node ls` on every live manager and the stack's services.
 // It reports; it asserts no outcome (the next issue makes these outcomes good).
@@ -24,6 +25,7 @@ const BUILDER = 0;
 
 interface Change {
     managerInstanceType?: string;
+    amiId?: string;
 }
 
 function program(lab: Lab, image: string, change: Change) {
@@ -32,6 +34,7 @@ function program(lab: Lab, image: string, change: Change) {
         const cluster: SwarmClusterType = new SwarmCluster("lab", {
             ...labClusterArgs(lab),
             managerInstanceType: change.managerInstanceType,
+            amiId: change.amiId,
             registry: { kind: "external", address: lab.registry },
         });
         new SwarmStack("web", {
@@ -121,6 +124,7 @@ async function main(): Promise<void> {
             { key: "b", title: "managerInstanceType changes (t3.small -> t3.medium)", change: { managerInstanceType: "t3.medium" } },
             { key: "c", title: "manager-0's instance replaced (pulumi up --replace <its URN>)", change: {}, replace: (d) => urnsOf(d, "lab-manager-0") },
             { key: "d", title: "manager-1's instance replaced (pulumi up --replace <its URN>)", change: {}, replace: (d) => urnsOf(d, "lab-manager-1") },
+            { key: "e", title: `amiId set to a newer AMI (${NEW_AMI})`, change: { amiId: NEW_AMI } },
         ];
         console.log(`Lab scenarios: SwarmCluster 3 managers + 2 workers with stacks/web, then one change each (${new Date().toISOString().slice(0, 10)})`);
         for (const s of scenarios) {
