@@ -157,6 +157,9 @@ export interface SwarmClusterExternalRegistryArgs {
     readonly password?: pulumi.Input<string>;
 }
 
+/** The tag on every resource of a cluster, its name: the EC2 lookup of a running cluster reads it. */
+const CLUSTER_TAG = "pulumi-swarm:cluster";
+
 /** What every node's instance is made of (declareInstance). */
 interface InstanceSettings {
     readonly ami: pulumi.Input<string>;
@@ -253,7 +256,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         const settings = validateClusterArgs(args);
         super("swarm:index:SwarmCluster", name, {}, opts);
         const d = CLUSTER_DEFAULTS;
-        const tagsFor = (resourceName: string) => ({ ...(args.tags ?? {}), Name: resourceName, "pulumi-swarm:cluster": name });
+        const tagsFor = (resourceName: string) => ({ ...(args.tags ?? {}), Name: resourceName, [CLUSTER_TAG]: name });
 
         // Network: the given VPC and subnets, or a new VPC with one public subnet per zone.
         let vpcId: pulumi.Output<string>;
@@ -408,16 +411,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
         };
         // The nodes, one link of a chain each (planRestartOrder): a change that restarts the
         // instances (their type) restarts one node at a time, each drained before and back in a
-        // whole swarm after, before the next one starts.
-        // The chain orders changes to a running cluster. A new one has nothing to roll and
-        // launches every instance at once: the chain's links are only dependencies when EC2
-        // already holds instances of this cluster (a lookup by its tag, in preview too).
-        const running = aws.ec2
-            .getInstancesOutput(
-                { instanceTags: { "pulumi-swarm:cluster": name }, instanceStateNames: ["pending", "running", "stopping", "stopped"] },
-                { parent: this },
-            )
-            .ids.apply((ids) => ids.length > 0);
+        // whole swarm after, before the next one starts. Only a running cluster is chained.
+        const running = this.isRunning(name);
         const nodes = new Map<string, { instance: aws.ec2.Instance; publicIp: pulumi.Output<string>; afterRestart: pulumi.Resource }>();
         for (const turn of planRestartOrder(placement, settings.maxUnavailableWorkers)) {
             const p = placement.find((x) => x.key === turn.key)!;
@@ -425,14 +420,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             const beforeRestart = turn.drainedOn ? [this.declareBeforeRestart(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, previous, restart)] : [];
             const guard =
                 settings.managerCount === 1 && p.role === "manager"
-                    ? [
-                          this.declareSingleManagerGuard(name, p.key, {
-                              ami: args.amiId ?? "looked-up",
-                              subnetId: subnetIds[p.zoneIndex],
-                              keyName: keyPair.keyName,
-                              allowed: args.allowSingleManagerReplacement ?? d.allowSingleManagerReplacement,
-                          }),
-                      ]
+                    ? [this.declareSingleManagerGuard(name, p.key, args.amiId, subnetIds[p.zoneIndex], keyPair.keyName, args.allowSingleManagerReplacement ?? d.allowSingleManagerReplacement)]
                     : [];
             const chain = [...previous, ...beforeRestart];
             const instance = this.declareInstance(name, p, {
@@ -496,7 +484,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                     ingressCidrBlocks: lb.ingressCidrBlocks,
                     idleTimeoutSeconds: lb.idleTimeoutSeconds,
                     deletionProtection: lb.deletionProtection,
-                    tags: { ...(args.tags ?? {}), "pulumi-swarm:cluster": name },
+                    tags: { ...(args.tags ?? {}), [CLUSTER_TAG]: name },
                 },
                 { parent: this },
             );
@@ -512,7 +500,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 password: reg.password === undefined ? undefined : pulumi.secret(reg.password),
             };
         } else {
-            registry = { kind: "ecr", keepImages: reg.keepImages ?? d.keepImages, tags: { ...(args.tags ?? {}), "pulumi-swarm:cluster": name } };
+            registry = { kind: "ecr", keepImages: reg.keepImages ?? d.keepImages, tags: { ...(args.tags ?? {}), [CLUSTER_TAG]: name } };
         }
         const manager: pulumi.Output<ManagerConnection> = pulumi
             .all([managerPublicIps[0], sshUser, privateKey])
@@ -613,6 +601,18 @@ export class SwarmCluster extends pulumi.ComponentResource {
     }
 
     /**
+     * Whether EC2 already holds instances of this cluster (a lookup by its tag, made in preview
+     * too): a running cluster's instances are chained, so that a change rolls one link at a
+     * time; a new cluster has nothing to roll and launches every instance at once. Dependencies
+     * are not diffed, so their appearing on the second run changes nothing.
+     */
+    private isRunning(name: string): pulumi.Output<boolean> {
+        return aws.ec2
+            .getInstancesOutput({ instanceTags: { [CLUSTER_TAG]: name }, instanceStateNames: ["pending", "running", "stopping", "stopped"] }, { parent: this })
+            .ids.apply((ids) => ids.length > 0);
+    }
+
+    /**
      * `<name>-<key>-guard`, a local command that the only manager's instance waits for: a run
      * that changes what would replace that instance (its explicit AMI, subnet or key pair)
      * fails there, before the instance is touched, unless allowSingleManagerReplacement
@@ -622,13 +622,14 @@ export class SwarmCluster extends pulumi.ComponentResource {
     private declareSingleManagerGuard(
         name: string,
         key: string,
-        f: { ami: pulumi.Input<string>; subnetId: pulumi.Input<string>; keyName: pulumi.Input<string>; allowed: boolean },
+        amiId: pulumi.Input<string> | undefined,
+        subnetId: pulumi.Input<string>,
+        keyName: pulumi.Input<string>,
+        allowed: boolean,
     ): command.local.Command {
         const script = pulumi
-            .all([f.ami, f.subnetId, f.keyName])
-            .apply(([ami, subnet, keyName]) =>
-                renderSingleManagerGuard({ hostKey: key, fingerprint: `ami=${ami} subnet=${subnet} key=${keyName}`, allowed: f.allowed }),
-            );
+            .all([amiId ?? "looked-up", subnetId, keyName])
+            .apply(([ami, subnet, k]) => renderSingleManagerGuard({ hostKey: key, fingerprint: `ami=${ami} subnet=${subnet} key=${k}`, allowed }));
         return new command.local.Command(`${name}-${key}-guard`, { create: script }, { parent: this });
     }
 
