@@ -63,6 +63,24 @@ export function boundedWait(loop: "until" | "while", condition: string, timeoutS
     ];
 }
 
+/**
+ * Every retry loop of the scripts: runs `command` (its output dropped) until it succeeds, every
+ * POLL_SECONDS, at most `attempts` times, then runs `onGiveUp` (which exits). Uses the shell
+ * variable `n`.
+ */
+export function retried(command: string, attempts: number, onGiveUp: readonly string[]): string[] {
+    return [
+        "n=0",
+        `until ${command} >/dev/null; do`,
+        "  n=$((n + 1))",
+        `  if [ "$n" -ge ${attempts} ]; then`,
+        ...onGiveUp.map((l) => `    ${l}`),
+        "  fi",
+        `  sleep ${POLL_SECONDS}`,
+        "done",
+    ];
+}
+
 /** The probe that waits for Docker and reads the swarm state in one call. */
 export const STATE_PROBE = "state=$(dkr info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)";
 

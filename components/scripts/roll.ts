@@ -1,5 +1,5 @@
 import { shellQuote } from "../shell";
-import { HOST_LABEL, POLL_SECONDS, boundedWait, checkSeconds, checkWord, prelude } from "./common";
+import { HOST_LABEL, boundedWait, retried, checkSeconds, checkWord, prelude } from "./common";
 import { DEMOTE_ATTEMPTS, nodeUpdateFunction } from "./membership";
 import { SwarmRole } from "./swarmJoin";
 
@@ -75,6 +75,9 @@ function untilWhole(args: NodeRestartScriptArgs, when: string): string[] {
     ]);
 }
 
+/** How long a demoted leader gets to settle as a worker before its promotion back (measured below). */
+export const HANDOVER_SETTLE_SECONDS = 10;
+
 /**
  * `handOver <node ID> <key>`: when that manager is the leader, demotes it (Docker hands the
  * leadership to another manager first, swarmkit role_manager.go "demoted; transferring
@@ -87,31 +90,20 @@ function untilWhole(args: NodeRestartScriptArgs, when: string): string[] {
  * role=worker` and no other filter, which answers from the role the managers have recorded
  * (with an `id` filter too, Docker answers from the desired role, at once).
  */
-/** How long a demoted leader gets to settle as a worker before its promotion back (measured above). */
-export const HANDOVER_SETTLE_SECONDS = 10;
-
 function handOverFunction(timeoutSeconds: number): string {
     const fail = (what: string) => [`echo "pulumi-swarm: $2 did not ${what} within ${timeoutSeconds} s; see 'docker node ls' below." >&2`, "dkr node ls >&2 || true", "exit 1"];
-    const retried = (cmd: string, what: string) => [
-        "  n=0",
-        `  until ${cmd} >/dev/null; do`,
-        "    n=$((n + 1))",
-        `    if [ "$n" -ge ${DEMOTE_ATTEMPTS} ]; then`,
-        `      echo "pulumi-swarm: Docker refused to ${what} $2 ${DEMOTE_ATTEMPTS} times; see 'docker node ls' below." >&2`,
-        "      dkr node ls >&2 || true",
-        "      exit 1",
-        "    fi",
-        `    sleep ${POLL_SECONDS}`,
-        "  done",
-    ];
+    const refused = (cmd: string, what: string) =>
+        retried(cmd, DEMOTE_ATTEMPTS, [`echo "pulumi-swarm: Docker refused to ${what} $2 ${DEMOTE_ATTEMPTS} times; see 'docker node ls' below." >&2`, "dkr node ls >&2 || true", "exit 1"]).map(
+            (l) => `  ${l}`,
+        );
     const roleIs = (role: string) => `dkr node ls -q --filter role=${role} 2>/dev/null | grep -qx "$1"`;
     return [
         "handOver() {",
         "  [ \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}{{.ManagerStatus.Leader}}{{end}}')\" = true ] || return 0",
-        ...retried('dkr node demote "$1"', "demote"),
+        ...refused('dkr node demote "$1"', "demote"),
         ...boundedWait("until", roleIs("worker"), timeoutSeconds, fail("become a worker")).map((l) => `  ${l}`),
         `  sleep ${HANDOVER_SETTLE_SECONDS}`,
-        ...retried('dkr node promote "$1"', "promote"),
+        ...refused('dkr node promote "$1"', "promote"),
         ...boundedWait("until", roleIs("manager"), timeoutSeconds, fail("become a manager again")).map((l) => `  ${l}`),
         ...boundedWait("until", "[ \"$(dkr node inspect \"$1\" --format '{{if .ManagerStatus}}{{.ManagerStatus.Reachability}}{{end}}' 2>/dev/null)\" = reachable ]", timeoutSeconds, fail("come back as a Reachable manager")).map((l) => `  ${l}`),
         "}",
