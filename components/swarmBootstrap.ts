@@ -64,6 +64,16 @@ export interface SwarmBootstrapArgs {
      * @default []
      */
     readonly connectAfter?: pulumi.Input<pulumi.Resource>[];
+    /**
+     * Private addresses of managers already in the swarm that `hosts` no longer names: a running
+     * cluster's managers whose machines this run replaces. A node in no swarm tries them first,
+     * so that a run that replaces every manager (a new AMI) joins the new machines through the
+     * old ones, which leave only at the end of the run. Addresses that `hosts` names are left
+     * out, so the joins' scripts change only while such managers exist. Ignored with one
+     * manager: its predecessor could not leave a swarm of two managers without a demotion.
+     * @default []
+     */
+    readonly joinThrough?: pulumi.Input<string[]>;
 }
 
 export const BOOTSTRAP_DEFAULTS = {
@@ -257,6 +267,7 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
             worker: pulumi.secret(pulumi.interpolate`${this.workerJoinToken}\n`),
         };
         const managerAddresses = pulumi.all(managers.map((m) => m.privateAddress));
+        const joinThrough = managers.length > 1 ? pulumi.output(args.joinThrough ?? []) : pulumi.output<string[]>([]);
 
         // Managers join one at a time: Raft adds one member per configuration change, and two
         // managers joining at once can hang (seen in the lab with Docker 20.10 for over ten
@@ -283,8 +294,15 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                 `${name}-join-${h.key}`,
                 {
                     connection: connect(h),
-                    create: pulumi.all([h.privateAddress, managerAddresses]).apply(([addr, addrs]) =>
-                        renderSwarmJoin({ hostKey: h.key, role: h.role, advertiseAddress: addr, managerAddresses: addrs, dockerReadyTimeoutSeconds: readySeconds }),
+                    create: pulumi.all([h.privateAddress, managerAddresses, joinThrough]).apply(([addr, addrs, through]) =>
+                        renderSwarmJoin({
+                            hostKey: h.key,
+                            role: h.role,
+                            advertiseAddress: addr,
+                            managerAddresses: addrs,
+                            joinThrough: through,
+                            dockerReadyTimeoutSeconds: readySeconds,
+                        }),
                     ),
                     stdin: joinStdin[h.role],
                     delete: renderSwarmLeave(h.key, d.leaveTimeoutSeconds),

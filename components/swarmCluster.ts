@@ -159,6 +159,8 @@ export interface SwarmClusterExternalRegistryArgs {
 
 /** The tag on every resource of a cluster, its name: the EC2 lookup of a running cluster reads it. */
 const CLUSTER_TAG = "pulumi-swarm:cluster";
+/** The tag on every node's instance, its role ("manager" or "worker"). */
+const ROLE_TAG = "pulumi-swarm:role";
 
 /** What every node's instance is made of (declareInstance). */
 interface InstanceSettings {
@@ -412,7 +414,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // The nodes, one link of a chain each (planRestartOrder): a change that restarts the
         // instances (their type) restarts one node at a time, each drained before and back in a
         // whole swarm after, before the next one starts. Only a running cluster is chained.
-        const running = this.isRunning(name);
+        const running = this.runningManagers(name);
         const nodes = new Map<string, { instance: aws.ec2.Instance; publicIp: pulumi.Output<string>; afterRestart: pulumi.Resource }>();
         for (const turn of planRestartOrder(placement, settings.maxUnavailableWorkers)) {
             const p = placement.find((x) => x.key === turn.key)!;
@@ -434,7 +436,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 rootVolumeSizeGiB: args.rootVolumeSizeGiB ?? d.rootVolumeSizeGiB,
                 explicitAmi: args.amiId !== undefined,
                 tags: tagsFor(`${name}-${p.key}`),
-                dependsOn: running.apply((r) => [...guard, ...(r ? chain : [])]),
+                dependsOn: running.apply((r) => [...guard, ...(r.running ? chain : [])]),
             });
             const publicIp = p.role === "manager" ? this.declareManagerIp(name, p.key, instance, tagsFor) : instance.publicIp;
             // A manager's ready runs on the manager itself; a worker's where its drain ran.
@@ -461,6 +463,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 dockerReadyTimeoutSeconds: args.dockerReadyTimeoutSeconds ?? d.dockerReadyTimeoutSeconds,
                 drainTimeoutSeconds: args.drainTimeoutSeconds ?? d.drainTimeoutSeconds,
                 connectAfter: ruleResources,
+                joinThrough: running.addresses,
             },
             { parent: this },
         );
@@ -568,7 +571,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                     encrypted: true,
                     deleteOnTermination: true,
                 },
-                tags: { ...a.tags, "pulumi-swarm:role": p.role },
+                tags: { ...a.tags, [ROLE_TAG]: p.role },
                 volumeTags: a.tags,
             },
             // User data runs only at a node's first boot, and a change of it would stop and
@@ -601,15 +604,20 @@ export class SwarmCluster extends pulumi.ComponentResource {
     }
 
     /**
-     * Whether EC2 already holds instances of this cluster (a lookup by its tag, made in preview
-     * too): a running cluster's instances are chained, so that a change rolls one link at a
-     * time; a new cluster has nothing to roll and launches every instance at once. Dependencies
-     * are not diffed, so their appearing on the second run changes nothing.
+     * The managers EC2 already holds for this cluster (a lookup by its tags, made in preview
+     * too), as the run starts. When there are any, the cluster is running: its instances are
+     * chained, so that a change rolls one link at a time (a new cluster has nothing to roll
+     * and launches every instance at once; dependencies are not diffed, so their appearing on
+     * the second run changes nothing), and their private addresses are where the joins of
+     * replaced machines go through (SwarmBootstrap `joinThrough`).
      */
-    private isRunning(name: string): pulumi.Output<boolean> {
+    private runningManagers(name: string): pulumi.Output<{ running: boolean; addresses: string[] }> {
         return aws.ec2
-            .getInstancesOutput({ instanceTags: { [CLUSTER_TAG]: name }, instanceStateNames: ["pending", "running", "stopping", "stopped"] }, { parent: this })
-            .ids.apply((ids) => ids.length > 0);
+            .getInstancesOutput(
+                { instanceTags: { [CLUSTER_TAG]: name, [ROLE_TAG]: "manager" }, instanceStateNames: ["pending", "running", "stopping", "stopped"] },
+                { parent: this },
+            )
+            .apply((r) => ({ running: r.ids.length > 0, addresses: [...new Set(r.privateIps)].sort() }));
     }
 
     /**

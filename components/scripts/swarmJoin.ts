@@ -14,6 +14,12 @@ export interface SwarmJoinScriptArgs {
      * node in no swarm joins through the first of them, other than itself, that lets it in.
      */
     readonly managerAddresses: readonly string[];
+    /**
+     * Addresses of managers already in the swarm that are not in `managerAddresses`: those of a
+     * running cluster whose machines this run replaces (their replacements are not in the swarm
+     * yet). Tried first, before `managerAddresses`. @default []
+     */
+    readonly joinThrough?: readonly string[];
     readonly dockerReadyTimeoutSeconds: number;
 }
 
@@ -43,11 +49,15 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
         throw new Error("managerAddresses must list at least one manager address");
     }
     args.managerAddresses.forEach((a, i) => checkWord(`managerAddresses[${i}]`, a));
+    (args.joinThrough ?? []).forEach((a, i) => checkWord(`joinThrough[${i}]`, a));
     if (args.role !== "manager" && args.role !== "worker") {
         throw new Error(`role must be "manager" or "worker"; got ${JSON.stringify(args.role)}`);
     }
-    const targets = args.managerAddresses.filter((a) => a !== args.advertiseAddress);
-    const ours = args.managerAddresses.map((a) => `*" ${a}:2377 "*`).join("|");
+    // The running swarm's managers that the host list does not name come first: in a run that
+    // replaces every manager, the listed addresses are the new machines, not in the swarm yet.
+    const through = [...new Set(args.joinThrough ?? [])].filter((a) => !args.managerAddresses.includes(a) && a !== args.advertiseAddress);
+    const targets = [...through, ...args.managerAddresses.filter((a) => a !== args.advertiseAddress)];
+    const ours = [...args.managerAddresses, ...through].map((a) => `*" ${a}:2377 "*`).join("|");
     const joinLoop =
         targets.length === 0
             ? [

@@ -7,17 +7,18 @@ import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../c
 import { AWS_ZONES, GET_INSTANCES, Recorded, RecordingMonitor, awsCalls, awsOutputs, installMocks, isSecretValue, plain, unwrap } from "../mocks";
 
 /**
- * Builds the cluster under the mocks. `running`: the instance IDs EC2 answers the cluster's
- * lookup with (a run on a running cluster); none by default (a new cluster).
+ * Builds the cluster under the mocks. `running`: the managers EC2 answers the cluster's lookup
+ * with, by instance ID and private address (a run on a running cluster); none by default (a new
+ * cluster).
  */
 async function build(
     name: string,
     args: SwarmClusterArgs,
-    opts: { preview?: boolean; running?: string[] } = {},
+    opts: { preview?: boolean; running?: { ids: string[]; privateIps: string[] } } = {},
     resourceOpts: (m: RecordingMonitor) => Promise<pulumi.ComponentResourceOptions> = async () => ({}),
 ) {
     const calls = (token: string, inputs: Record<string, unknown>) =>
-        token === GET_INSTANCES && opts.running ? { ...awsCalls(token, inputs), ids: opts.running } : awsCalls(token, inputs);
+        token === GET_INSTANCES && opts.running ? { ...awsCalls(token, inputs), ...opts.running } : awsCalls(token, inputs);
     const monitor = installMocks(awsOutputs, calls, opts);
     const { SwarmCluster } = await import("../../components");
     const cluster = new SwarmCluster(name, args, await resourceOpts(monitor));
@@ -316,17 +317,22 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         const lookup = m.invokes.filter((i) => i.token === GET_INSTANCES);
         assert.deepStrictEqual(
             lookup.map((i) => i.args),
-            [{ instanceTags: { "pulumi-swarm:cluster": N }, instanceStateNames: ["pending", "running", "stopping", "stopped"] }],
+            [{ instanceTags: { "pulumi-swarm:cluster": N, "pulumi-swarm:role": "manager" }, instanceStateNames: ["pending", "running", "stopping", "stopped"] }],
         );
+        // Nothing is running, so no join goes through any address but the hosts' own.
+        for (const key of ["manager-0", "manager-1", "worker-0"]) {
+            assert.doesNotMatch(script(cmd(`join-${key}`), "create"), /10\.0\.99\./, key);
+        }
     });
 
     it("a running cluster chains the nodes for a rolling restart: managers (the first one last), then workers; each instance after the previous node's ready and its own drain", async () => {
+        const privateIp = (key: string) => awsOutputs("aws:ec2/instance:Instance", `${N}-${key}`, {}).privateIp as string;
         const { monitor: running } = await build(N, {
             adminCidrBlocks: ["203.0.113.0/24", "2001:db8::/32"],
             managerCount: 3,
             workerCount: 2,
             tags: { team: "platform" },
-        }, { running: ["i-0123456789abcdef0"] });
+        }, { running: { ids: ["i-0123456789abcdef0", "i-0123456789abcdef1", "i-0123456789abcdef2"], privateIps: ["10.0.99.2", privateIp("manager-1"), "10.0.99.1"] } });
         const m = running;
         const deps = (n: string) => m.named(`${N}-${n}`).dependencies.filter((d) => /-(ready|drain)$|-(manager|worker)-\d+$/.test(d)).sort();
         // What each instance waits for: the node before it back (its ready) and its own drain.
@@ -363,6 +369,15 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.match(plain<string>(ready("manager-2").inputs.update), /^# pulumi-swarm: after manager-2 restarted \(instance type t3\.small, drain time-out 300 s\): wait until it is back and the swarm whole, then make it active\n/);
         // The last manager's moves the leadership off the chain's first, for the next roll.
         assert.match(plain<string>(ready("manager-0").inputs.update), /then make it active; then hand manager-1's leadership over, if it leads, so the next roll starts on a follower\n/);
+        // The running managers that the hosts no longer name (machines this run replaces) are
+        // joined through first, in address order; one the hosts name stays in its place.
+        const managers = ["manager-0", "manager-1", "manager-2"];
+        for (const key of [...managers, "worker-0"]) {
+            const create = plain<string>(m.named(`${N}-swarm-join-${key}`).inputs.create);
+            const through = ["10.0.99.1", "10.0.99.2", ...managers.filter((k) => k !== key).map(privateIp)];
+            assert.ok(create.includes(`      for manager in ${through.join(" ")}; do\n`), `${key} does not join through ${through.join(", ")}`);
+            assert.ok(create.includes(`  case " $info " in ${[...managers.map(privateIp), "10.0.99.1", "10.0.99.2"].map((a) => `*" ${a}:2377 "*`).join("|")}) return 0 ;; esac\n`), key);
+        }
     });
 
     it("keeps the private key, the join tokens and every SSH connection secret", async () => {
