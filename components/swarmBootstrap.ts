@@ -25,8 +25,9 @@ export interface SwarmHost {
     readonly privateAddress: pulumi.Input<string>;
     /**
      * What makes this host another machine, such as its EC2 instance ID: when it changes, the
-     * node is replaced (the new machine joins under the same key before the old one is drained,
-     * demoted, leaves and is removed). A change of `sshHost` or `sshPort` alone only reconnects.
+     * node is replaced: the new machine joins under the same key, then the old one is drained,
+     * demoted and removed from the swarm, and at the end of the run it leaves. A change of
+     * `sshHost` or `sshPort` alone only reconnects.
      * @default none: the key, role and private address alone say which node this is
      */
     readonly machineId?: pulumi.Input<string>;
@@ -158,13 +159,14 @@ export function validateSwarmHosts(hosts: readonly SwarmHost[]): void {
  *   key's drained node once it has left), `<name>-join-<key>` (on the host; joins with the
  *   token on stdin through any manager, or finds itself already in the swarm; on delete,
  *   `docker swarm leave`, or the swarm's end when it is the last manager),
- *   `<name>-member-<key>` (on another manager; labels the node and sets its role; on delete,
+ *   `<name>-member-<key>` (on another manager; labels the node, sets its role and retires any
+ *   other node of the key, the machine it replaces: drained, demoted, removed; on delete,
  *   drains it and demotes it). "Another manager" is the first manager, or for the first
  *   manager itself the second one; a swarm with one manager has no remover and member for it.
  *
  * A host's commands are replaced when its key, role, private address or `machineId` change, the
- * new before the old (Pulumi's default order): the new machine joins, then the old node is
- * drained, demoted, leaves and is removed at the end of the run. A new SSH address or port only
+ * new before the old (Pulumi's default order): the new machine joins, its member retires the
+ * old node (drained, demoted, removed), and the old machine leaves at the end of the run. A new SSH address or port only
  * updates the connection: the join runs again and finds the node in the swarm.
  *
  * Worker joins depend on the init, the first manager's join and their own remover, so they
@@ -348,7 +350,7 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                 `${name}-member-${h.key}`,
                 {
                     connection: connect(side),
-                    create: nodeId.apply((id) => renderMemberCreate({ hostKey: h.key, nodeId: id, role: h.role })),
+                    create: nodeId.apply((id) => renderMemberCreate({ hostKey: h.key, nodeId: id, role: h.role }, drainSeconds)),
                     delete: nodeId.apply((id) => renderMemberDelete({ hostKey: h.key, nodeId: id, role: h.role }, drainSeconds)),
                     triggers: identity(h),
                     addPreviousOutputInEnv: false,
@@ -358,7 +360,8 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                     // After the manager it runs on has joined; another manager's member also after
                     // the first manager's, so that the first manager's is deleted last.
                     dependsOn: [joins.get(h)!, joins.get(side)!, ...(h.role === "manager" && firstMember ? [firstMember] : [])],
-                    customTimeouts: { delete: minutes(drainSeconds + 60) },
+                    // The create retires the machine this host replaces: a drain, a demotion.
+                    customTimeouts: { create: minutes(drainSeconds + 180), update: minutes(drainSeconds + 180), delete: minutes(drainSeconds + 60) },
                 },
             );
             if (h === first) {

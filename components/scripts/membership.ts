@@ -57,24 +57,52 @@ export function nodeUpdateFunction(): string {
     ].join("\n");
 }
 
+/** How long a replaced manager's demotion gets to take effect (its Raft membership removed) before the member create fails. */
+export const DEMOTED_TIMEOUT_SECONDS = 120;
+
 /**
  * After a join: labels the node with its host key (the remover finds it by that label, and
- * compose files may place services by it), makes it available, gives it its role (so a host
- * whose role changes is promoted or demoted in place), and removes Down nodes that the same
- * host key left behind, so no phantom node stays in `docker node ls`.
+ * compose files may place services by it), makes it available and gives it its role (so a host
+ * whose role changes is promoted or demoted in place).
+ *
+ * Then it retires every other node of the same host key: the machine this one replaces
+ * (still up: Pulumi deletes the old machine's resources only at the end of the run) or one
+ * that died. Each is drained (bounded: its tasks move to the other nodes first), demoted if it
+ * is a manager, and once the managers record it as a worker (its Raft membership gone),
+ * removed with `--force`. The new node is in the swarm before the old one goes, one node at a
+ * time (the membership lock), and the old machine's own commands find nothing left to do
+ * at the end of the run: its leave works from a removed node (measured in the lab: a node
+ * removed while up still reports itself active, and `docker swarm leave` succeeds). Doing it
+ * here, not in the old machine's deletes, matters when every manager is replaced (a new
+ * AMI): the old deletes run on old managers, and the last of them would find no manager left
+ * to remove it.
  */
-export function renderMemberCreate(args: MembershipScriptArgs): string {
+export function renderMemberCreate(args: MembershipScriptArgs, drainTimeoutSeconds: number): string {
     check(args);
+    checkSeconds("drainTimeoutSeconds", drainTimeoutSeconds);
     const id = shellQuote(args.nodeId);
+    const fail = (what: string) => [`echo "pulumi-swarm: ${what}; see 'docker node ls' below." >&2`, "dkr node ls >&2 || true", "exit 1"];
     return [
-        prelude(`${args.hostKey} (node ${args.nodeId}) is labelled, active, and a ${args.role}`),
+        prelude(`${args.hostKey} (node ${args.nodeId}) is labelled, active, and a ${args.role}; other nodes of ${args.hostKey} are retired`),
         nodeUpdateFunction(),
         `nodeUpdate --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)} --role ${args.role} ${id}`,
-        "# Down nodes this host key left behind (an instance replaced without a clean leave).",
-        `dkr node ls --filter ${shellQuote(`node.label=${HOST_LABEL}=${args.hostKey}`)} --format '{{.ID}} {{.Status}}' | while read -r other st; do`,
-        `  if [ "$other" != ${id} ] && [ "$st" = Down ]; then`,
-        '    dkr node rm "$other" >/dev/null',
+        "# Other nodes of this host key: the machine this one replaces, or one that died.",
+        `others=$(dkr node ls -q --filter ${shellQuote(`node.label=${HOST_LABEL}=${args.hostKey}`)} | grep -vx ${id} || true)`,
+        '[ -n "$others" ] || exit 0',
+        takeMembershipLock(),
+        'for other in $others; do',
+        '  nodeUpdate --availability drain "$other"',
+        ...boundedWait("while", '[ -n "$(dkr node ps "$other" --filter desired-state=running -q)" ]', drainTimeoutSeconds, [
+            `echo "pulumi-swarm: warning: tasks still run on the node that ${args.hostKey} replaces ($other) after ${drainTimeoutSeconds} s of draining; it is removed anyway and they are rescheduled." >&2`,
+            "break",
+        ]).map((l) => `  ${l}`),
+        `  if [ "$(dkr node inspect "$other" --format '{{.Spec.Role}}')" = manager ]; then`,
+        ...retried('dkr node demote "$other"', DEMOTE_ATTEMPTS, fail(`could not demote the node that ${args.hostKey} replaces ($other); it stays a manager`)).map((l) => `    ${l}`),
         "  fi",
+        ...boundedWait("until", 'dkr node ls -q --filter role=worker | grep -qx "$other"', DEMOTED_TIMEOUT_SECONDS, fail(`the node that ${args.hostKey} replaces ($other) is still a manager ${DEMOTED_TIMEOUT_SECONDS} s after its demotion`)).map(
+            (l) => `  ${l}`,
+        ),
+        '  dkr node rm --force "$other" >/dev/null',
         "done",
         "",
     ].join("\n");

@@ -1,4 +1,4 @@
-# pulumi-swarm: manager-1 (node m1node) is labelled, active, and a manager
+# pulumi-swarm: manager-1 (node m1node) is labelled, active, and a manager; other nodes of manager-1 are retired
 set -eu
 dkr() { if [ "$(id -u)" -eq 0 ]; then docker "$@"; else sudo -n docker "$@"; fi; }
 
@@ -14,9 +14,44 @@ nodeUpdate() {
 }
 
 nodeUpdate --availability active --label-add pulumi-swarm.host=manager-1 --role manager m1node
-# Down nodes this host key left behind (an instance replaced without a clean leave).
-dkr node ls --filter node.label=pulumi-swarm.host=manager-1 --format '{{.ID}} {{.Status}}' | while read -r other st; do
-  if [ "$other" != m1node ] && [ "$st" = Down ]; then
-    dkr node rm "$other" >/dev/null
+# Other nodes of this host key: the machine this one replaces, or one that died.
+others=$(dkr node ls -q --filter node.label=pulumi-swarm.host=manager-1 | grep -vx m1node || true)
+[ -n "$others" ] || exit 0
+exec 9>/tmp/pulumi-swarm-membership.lock
+flock 9
+
+for other in $others; do
+  nodeUpdate --availability drain "$other"
+  i=0
+  while [ -n "$(dkr node ps "$other" --filter desired-state=running -q)" ]; do
+    i=$((i + 1))
+    if [ "$i" -ge 150 ]; then
+      echo "pulumi-swarm: warning: tasks still run on the node that manager-1 replaces ($other) after 300 s of draining; it is removed anyway and they are rescheduled." >&2
+      break
+    fi
+    sleep 2
+  done
+  if [ "$(dkr node inspect "$other" --format '{{.Spec.Role}}')" = manager ]; then
+    n=0
+    until dkr node demote "$other" >/dev/null; do
+      n=$((n + 1))
+      if [ "$n" -ge 10 ]; then
+        echo "pulumi-swarm: could not demote the node that manager-1 replaces ($other); it stays a manager; see 'docker node ls' below." >&2
+        dkr node ls >&2 || true
+        exit 1
+      fi
+      sleep 2
+    done
   fi
+  i=0
+  until dkr node ls -q --filter role=worker | grep -qx "$other"; do
+    i=$((i + 1))
+    if [ "$i" -ge 60 ]; then
+      echo "pulumi-swarm: the node that manager-1 replaces ($other) is still a manager 120 s after its demotion; see 'docker node ls' below." >&2
+      dkr node ls >&2 || true
+      exit 1
+    fi
+    sleep 2
+  done
+  dkr node rm --force "$other" >/dev/null
 done

@@ -1,4 +1,4 @@
-# pulumi-swarm: worker-3 (node w3node) is labelled, active, and a worker
+# pulumi-swarm: worker-3 (node w3node) is labelled, active, and a worker; other nodes of worker-3 are retired
 set -eu
 dkr() { if [ "$(id -u)" -eq 0 ]; then docker "$@"; else sudo -n docker "$@"; fi; }
 
@@ -14,9 +14,44 @@ nodeUpdate() {
 }
 
 nodeUpdate --availability active --label-add pulumi-swarm.host=worker-3 --role worker w3node
-# Down nodes this host key left behind (an instance replaced without a clean leave).
-dkr node ls --filter node.label=pulumi-swarm.host=worker-3 --format '{{.ID}} {{.Status}}' | while read -r other st; do
-  if [ "$other" != w3node ] && [ "$st" = Down ]; then
-    dkr node rm "$other" >/dev/null
+# Other nodes of this host key: the machine this one replaces, or one that died.
+others=$(dkr node ls -q --filter node.label=pulumi-swarm.host=worker-3 | grep -vx w3node || true)
+[ -n "$others" ] || exit 0
+exec 9>/tmp/pulumi-swarm-membership.lock
+flock 9
+
+for other in $others; do
+  nodeUpdate --availability drain "$other"
+  i=0
+  while [ -n "$(dkr node ps "$other" --filter desired-state=running -q)" ]; do
+    i=$((i + 1))
+    if [ "$i" -ge 150 ]; then
+      echo "pulumi-swarm: warning: tasks still run on the node that worker-3 replaces ($other) after 300 s of draining; it is removed anyway and they are rescheduled." >&2
+      break
+    fi
+    sleep 2
+  done
+  if [ "$(dkr node inspect "$other" --format '{{.Spec.Role}}')" = manager ]; then
+    n=0
+    until dkr node demote "$other" >/dev/null; do
+      n=$((n + 1))
+      if [ "$n" -ge 10 ]; then
+        echo "pulumi-swarm: could not demote the node that worker-3 replaces ($other); it stays a manager; see 'docker node ls' below." >&2
+        dkr node ls >&2 || true
+        exit 1
+      fi
+      sleep 2
+    done
   fi
+  i=0
+  until dkr node ls -q --filter role=worker | grep -qx "$other"; do
+    i=$((i + 1))
+    if [ "$i" -ge 60 ]; then
+      echo "pulumi-swarm: the node that worker-3 replaces ($other) is still a manager 120 s after its demotion; see 'docker node ls' below." >&2
+      dkr node ls >&2 || true
+      exit 1
+    fi
+    sleep 2
+  done
+  dkr node rm --force "$other" >/dev/null
 done

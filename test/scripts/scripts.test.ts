@@ -60,8 +60,8 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
             }),
     },
     { file: "swarm-leave.sh", shell: "sh", render: () => renderSwarmLeave("worker-3", 120) },
-    { file: "member-create-worker.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }) },
-    { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }) },
+    { file: "member-create-worker.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }, 300) },
+    { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
     { file: "member-delete-manager.sh", shell: "sh", render: () => renderMemberDelete({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
     { file: "remover-delete.sh", shell: "sh", render: () => renderRemoverDelete("worker-3") },
     {
