@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -184,6 +185,11 @@ interface RestartSettings {
     readonly sshUser: pulumi.Input<string>;
     readonly readyTimeoutSeconds: number;
     readonly drainTimeoutSeconds: number;
+}
+
+/** The first 12 hex digits of the SHA-256 of a node's user data: its field in the lone manager's guard. */
+export function userDataDigest(userData: string): string {
+    return createHash("sha256").update(userData).digest("hex").slice(0, 12);
 }
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
@@ -422,7 +428,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             const beforeRestart = turn.drainedOn ? [this.declareBeforeRestart(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, previous, restart)] : [];
             const guard =
                 settings.managerCount === 1 && p.role === "manager"
-                    ? [this.declareSingleManagerGuard(name, p.key, args.amiId, subnetIds[p.zoneIndex], keyPair.keyName, args.allowSingleManagerReplacement ?? d.allowSingleManagerReplacement)]
+                    ? [this.declareSingleManagerGuard(name, p.key, args.amiId, subnetIds[p.zoneIndex], keyPair.keyName, userData, args.allowSingleManagerReplacement ?? d.allowSingleManagerReplacement)]
                     : [];
             const chain = [...previous, ...beforeRestart];
             const instance = this.declareInstance(name, p, {
@@ -564,6 +570,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 keyName: a.keyName,
                 iamInstanceProfile: a.profileName,
                 userData: a.userData,
+                // User data runs only at a machine's first boot: a change of it (dockerVersion,
+                // sshUser, the registry kind, or a pulumi-swarm release that changes the setup)
+                // replaces the node, as an explicit amiId does, rather than stop and start it
+                // with the old setup still on it.
+                userDataReplaceOnChange: true,
                 metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
                 rootBlockDevice: {
                     volumeType: "gp3",
@@ -574,13 +585,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 tags: { ...a.tags, [ROLE_TAG]: p.role },
                 volumeTags: a.tags,
             },
-            // User data runs only at a node's first boot, and a change of it would stop and
-            // start every node at once (quorum lost, new public IPs) for nothing: it reaches
-            // new and replaced nodes only. A looked-up AMI is what the lookup answered when
-            // the node was created: `ami` forces a new instance, so following the lookup
-            // would replace every node whenever Canonical publishes an image (pulumi-eks
-            // #114 does the same); an explicit `amiId` applies.
-            { parent: this, ignoreChanges: a.explicitAmi ? ["userData"] : ["userData", "ami"], dependsOn: a.dependsOn },
+            // A looked-up AMI is what the lookup answered when the node was created: `ami`
+            // forces a new instance, so following the lookup would replace every node whenever
+            // Canonical publishes an image (pulumi-eks #114 does the same); an explicit `amiId`
+            // applies. Replacements roll: the chain launches them one after another, each new
+            // machine joins through the running managers, and its member retires the old node.
+            { parent: this, ignoreChanges: a.explicitAmi ? [] : ["ami"], dependsOn: a.dependsOn },
         );
     }
 
@@ -622,7 +632,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     /**
      * `<name>-<key>-guard`, a local command that the only manager's instance waits for: a run
-     * that changes what would replace that instance (its explicit AMI, subnet or key pair)
+     * that changes what would replace that instance (its explicit AMI, subnet, key pair or user data)
      * fails there, before the instance is touched, unless allowSingleManagerReplacement
      * accepts the loss of the swarm (scripts/guard.ts). A looked-up AMI is not part of it:
      * the instance ignores its changes.
@@ -633,11 +643,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
         amiId: pulumi.Input<string> | undefined,
         subnetId: pulumi.Input<string>,
         keyName: pulumi.Input<string>,
+        userData: pulumi.Input<string>,
         allowed: boolean,
     ): command.local.Command {
-        const script = pulumi
-            .all([amiId ?? "looked-up", subnetId, keyName])
-            .apply(([ami, subnet, k]) => renderSingleManagerGuard({ hostKey: key, fingerprint: `ami=${ami} subnet=${subnet} key=${k}`, allowed }));
+        const script = pulumi.all([amiId ?? "looked-up", subnetId, keyName, userData]).apply(([ami, subnet, k, data]) =>
+            renderSingleManagerGuard({ hostKey: key, fingerprint: `ami=${ami} subnet=${subnet} key=${k} userdata=${userDataDigest(data)}`, allowed }),
+        );
         return new command.local.Command(`${name}-${key}-guard`, { create: script }, { parent: this });
     }
 

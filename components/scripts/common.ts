@@ -81,6 +81,45 @@ export function retried(command: string, attempts: number, onGiveUp: readonly st
     ];
 }
 
+/**
+ * `convergedServices` lists the services whose tasks all run (replicas n/n), one ID per line;
+ * `movedAway <node>` holds when none of the node's tasks is meant to run there any more and
+ * every service listed in `$before` has all its tasks running again, elsewhere.
+ */
+export function movedAwayFunctions(): string {
+    return [
+        "convergedServices() {",
+        "  dkr service ls --format '{{.ID}} {{.Replicas}}' | awk '{ split($2, r, \"/\"); if (r[1] == r[2]) print $1 }'",
+        "}",
+        "movedAway() {",
+        '  [ -z "$(dkr node ps "$1" --filter desired-state=running -q)" ] || return 1',
+        "  now=\" $(convergedServices | tr '\\n' ' ')\"",
+        "  for s in $before; do",
+        '    case "$now" in *" $s "*) ;; *) return 1 ;; esac',
+        "  done",
+        "}",
+        "",
+    ].join("\n");
+}
+
+/**
+ * Drains a node (`nodeUpdate`, movedAwayFunctions) and waits, bounded, until its tasks have
+ * moved: none meant to run there, and every service that had all its tasks running before the
+ * drain has them running again on other nodes, so the next node out never takes the last
+ * running copy of a service with it. After `timeoutSeconds` it warns (`what` happens anyway) and
+ * goes on.
+ */
+export function drainAndWait(node: string, hostKey: string, timeoutSeconds: number, what: string): string[] {
+    return [
+        "before=$(convergedServices)",
+        `nodeUpdate --availability drain ${node}`,
+        ...boundedWait("until", `movedAway ${node}`, timeoutSeconds, [
+            `echo "pulumi-swarm: warning: the tasks of ${hostKey} have not all moved and started elsewhere after ${timeoutSeconds} s of draining; ${what} anyway and they are rescheduled." >&2`,
+            "break",
+        ]),
+    ];
+}
+
 /** The probe that waits for Docker and reads the swarm state in one call. */
 export const STATE_PROBE = "state=$(dkr info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)";
 

@@ -6,6 +6,8 @@ import {
     retried,
     checkSeconds,
     checkWord,
+    drainAndWait,
+    movedAwayFunctions,
     prelude,
     takeMembershipLock,
 } from "./common";
@@ -67,7 +69,7 @@ export const DEMOTED_TIMEOUT_SECONDS = 120;
  *
  * Then it retires every other node of the same host key: the machine this one replaces
  * (still up: Pulumi deletes the old machine's resources only at the end of the run) or one
- * that died. Each is drained (bounded: its tasks move to the other nodes first), demoted if it
+ * that died. Each is drained (bounded: its tasks run on other nodes first, drainAndWait), demoted if it
  * is a manager, and once the managers record it as a worker (its Raft membership gone),
  * removed with `--force`. The new node is in the swarm before the old one goes, one node at a
  * time (the membership lock), and the old machine's own commands find nothing left to do
@@ -90,12 +92,9 @@ export function renderMemberCreate(args: MembershipScriptArgs, drainTimeoutSecon
         `others=$(dkr node ls -q --filter ${shellQuote(`node.label=${HOST_LABEL}=${args.hostKey}`)} | grep -vx ${id} || true)`,
         '[ -n "$others" ] || exit 0',
         takeMembershipLock(),
+        movedAwayFunctions(),
         'for other in $others; do',
-        '  nodeUpdate --availability drain "$other"',
-        ...boundedWait("while", '[ -n "$(dkr node ps "$other" --filter desired-state=running -q)" ]', drainTimeoutSeconds, [
-            `echo "pulumi-swarm: warning: tasks still run on the node that ${args.hostKey} replaces ($other) after ${drainTimeoutSeconds} s of draining; it is removed anyway and they are rescheduled." >&2`,
-            "break",
-        ]).map((l) => `  ${l}`),
+        ...drainAndWait('"$other"', `the node that ${args.hostKey} replaces ($other)`, drainTimeoutSeconds, "it is removed").map((l) => `  ${l}`),
         `  if [ "$(dkr node inspect "$other" --format '{{.Spec.Role}}')" = manager ]; then`,
         ...retried('dkr node demote "$other"', DEMOTE_ATTEMPTS, fail(`could not demote the node that ${args.hostKey} replaces ($other); it stays a manager`)).map((l) => `    ${l}`),
         "  fi",
@@ -112,8 +111,8 @@ export function renderMemberCreate(args: MembershipScriptArgs, drainTimeoutSecon
 export const DEMOTE_ATTEMPTS = 10;
 
 /**
- * Before a node leaves: drain it and wait (bounded) until none of its tasks is still meant
- * to run there, so its services are rescheduled first; then demote it if it is a manager.
+ * Before a node leaves: drain it and wait (bounded) until its tasks run elsewhere
+ * (drainAndWait), so its services are rescheduled first; then demote it if it is a manager.
  */
 export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSeconds: number): string {
     check(args);
@@ -126,11 +125,8 @@ export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSecon
         "  exit 0",
         "fi",
         nodeUpdateFunction(),
-        `nodeUpdate --availability drain ${id}`,
-        ...boundedWait("while", `[ -n "$(dkr node ps ${id} --filter desired-state=running -q)" ]`, drainTimeoutSeconds, [
-            `echo "pulumi-swarm: warning: tasks still run on ${args.hostKey} after ${drainTimeoutSeconds} s of draining; it leaves anyway and they are rescheduled." >&2`,
-            "break",
-        ]),
+        movedAwayFunctions(),
+        ...drainAndWait(id, args.hostKey, drainTimeoutSeconds, "it leaves"),
         `if [ "$(dkr node inspect ${id} --format '{{.Spec.Role}}')" = manager ]; then`,
         ...retried(`dkr node demote ${id}`, DEMOTE_ATTEMPTS, [
             `echo "pulumi-swarm: could not demote ${args.hostKey} (node ${args.nodeId}); it stays a manager and does not leave. Check quorum with 'docker node ls'." >&2`,

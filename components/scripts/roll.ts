@@ -1,5 +1,5 @@
 import { shellQuote } from "../shell";
-import { HOST_LABEL, boundedWait, retried, checkSeconds, checkWord, prelude } from "./common";
+import { HOST_LABEL, boundedWait, retried, checkSeconds, checkWord, drainAndWait, movedAwayFunctions, prelude } from "./common";
 import { DEMOTE_ATTEMPTS, nodeUpdateFunction } from "./membership";
 import { SwarmRole } from "./swarmJoin";
 
@@ -113,7 +113,7 @@ function handOverFunction(timeoutSeconds: number): string {
 
 /**
  * Before the node's instance changes: waits until the swarm is whole (so no two nodes are ever
- * out at once), drains the node and waits (bounded) until none of its tasks still runs there.
+ * out at once), drains the node and waits (bounded) until its tasks run elsewhere (drainAndWait).
  */
 export function renderBeforeRestart(args: NodeRestartScriptArgs): string {
     check(args);
@@ -124,14 +124,11 @@ export function renderBeforeRestart(args: NodeRestartScriptArgs): string {
         ),
         wholeFunction(args.hostKey),
         nodeUpdateFunction(),
+        movedAwayFunctions(),
         ...(manager ? [handOverFunction(args.readyTimeoutSeconds)] : []),
         ...untilWhole(args, `before ${args.hostKey} restarts`),
         ...(manager ? [`handOver "$node" ${args.hostKey}`, ...untilWhole(args, `after ${args.hostKey} handed its leadership over`)] : []),
-        'nodeUpdate --availability drain "$node"',
-        ...boundedWait("while", '[ -n "$(dkr node ps "$node" --filter desired-state=running -q)" ]', args.drainTimeoutSeconds, [
-            `echo "pulumi-swarm: warning: tasks still run on ${args.hostKey} after ${args.drainTimeoutSeconds} s of draining; it restarts anyway and they are rescheduled." >&2`,
-            "break",
-        ]),
+        ...drainAndWait('"$node"', args.hostKey, args.drainTimeoutSeconds, "it restarts"),
         "",
     ].join("\n");
 }

@@ -23,6 +23,17 @@ nodeUpdate() {
   done
 }
 
+convergedServices() {
+  dkr service ls --format '{{.ID}} {{.Replicas}}' | awk '{ split($2, r, "/"); if (r[1] == r[2]) print $1 }'
+}
+movedAway() {
+  [ -z "$(dkr node ps "$1" --filter desired-state=running -q)" ] || return 1
+  now=" $(convergedServices | tr '\n' ' ')"
+  for s in $before; do
+    case "$now" in *" $s "*) ;; *) return 1 ;; esac
+  done
+}
+
 handOver() {
   [ "$(dkr node inspect "$1" --format '{{if .ManagerStatus}}{{.ManagerStatus.Leader}}{{end}}')" = true ] || return 0
   n=0
@@ -107,12 +118,13 @@ until whole; do
   fi
   sleep 2
 done
+before=$(convergedServices)
 nodeUpdate --availability drain "$node"
 i=0
-while [ -n "$(dkr node ps "$node" --filter desired-state=running -q)" ]; do
+until movedAway "$node"; do
   i=$((i + 1))
   if [ "$i" -ge 150 ]; then
-    echo "pulumi-swarm: warning: tasks still run on manager-2 after 300 s of draining; it restarts anyway and they are rescheduled." >&2
+    echo "pulumi-swarm: warning: the tasks of manager-2 have not all moved and started elsewhere after 300 s of draining; it restarts anyway and they are rescheduled." >&2
     break
   fi
   sleep 2

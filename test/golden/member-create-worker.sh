@@ -20,13 +20,25 @@ others=$(dkr node ls -q --filter node.label=pulumi-swarm.host=worker-3 | grep -v
 exec 9>/tmp/pulumi-swarm-membership.lock
 flock 9
 
+convergedServices() {
+  dkr service ls --format '{{.ID}} {{.Replicas}}' | awk '{ split($2, r, "/"); if (r[1] == r[2]) print $1 }'
+}
+movedAway() {
+  [ -z "$(dkr node ps "$1" --filter desired-state=running -q)" ] || return 1
+  now=" $(convergedServices | tr '\n' ' ')"
+  for s in $before; do
+    case "$now" in *" $s "*) ;; *) return 1 ;; esac
+  done
+}
+
 for other in $others; do
+  before=$(convergedServices)
   nodeUpdate --availability drain "$other"
   i=0
-  while [ -n "$(dkr node ps "$other" --filter desired-state=running -q)" ]; do
+  until movedAway "$other"; do
     i=$((i + 1))
     if [ "$i" -ge 150 ]; then
-      echo "pulumi-swarm: warning: tasks still run on the node that worker-3 replaces ($other) after 300 s of draining; it is removed anyway and they are rescheduled." >&2
+      echo "pulumi-swarm: warning: the tasks of the node that worker-3 replaces ($other) have not all moved and started elsewhere after 300 s of draining; it is removed anyway and they are rescheduled." >&2
       break
     fi
     sleep 2

@@ -19,12 +19,24 @@ nodeUpdate() {
   done
 }
 
+convergedServices() {
+  dkr service ls --format '{{.ID}} {{.Replicas}}' | awk '{ split($2, r, "/"); if (r[1] == r[2]) print $1 }'
+}
+movedAway() {
+  [ -z "$(dkr node ps "$1" --filter desired-state=running -q)" ] || return 1
+  now=" $(convergedServices | tr '\n' ' ')"
+  for s in $before; do
+    case "$now" in *" $s "*) ;; *) return 1 ;; esac
+  done
+}
+
+before=$(convergedServices)
 nodeUpdate --availability drain m1node
 i=0
-while [ -n "$(dkr node ps m1node --filter desired-state=running -q)" ]; do
+until movedAway m1node; do
   i=$((i + 1))
   if [ "$i" -ge 150 ]; then
-    echo "pulumi-swarm: warning: tasks still run on manager-1 after 300 s of draining; it leaves anyway and they are rescheduled." >&2
+    echo "pulumi-swarm: warning: the tasks of manager-1 have not all moved and started elsewhere after 300 s of draining; it leaves anyway and they are rescheduled." >&2
     break
   fi
   sleep 2

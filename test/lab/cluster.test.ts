@@ -221,7 +221,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         const message = r.failures[0].message.trim().split("\n").pop();
         assert.strictEqual(
             message,
-            `pulumi-swarm: this run would replace manager-0, the swarm's only manager (from ami=${A} subnet=lab-public-0-id key=lab-ssh to ami=${B} subnet=lab-public-0-id key=lab-ssh). ` +
+            `pulumi-swarm: this run would replace manager-0, the swarm's only manager (from ami=${A} to ami=${B}). ` +
                 "A swarm whose only manager is replaced is lost: the new manager starts a new, empty swarm, without the services, secrets, configs and networks of the old one. " +
                 "Nothing was changed. To keep the swarm, undo the change, raise managerCount to 3 and run pulumi up (the new managers join), then make the change. " +
                 "To accept the loss, set allowSingleManagerReplacement to true and run pulumi up again.",

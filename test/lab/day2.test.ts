@@ -5,9 +5,9 @@
 // passes, as the ALB sends them. After each run: the same swarm (cluster ID), every node Ready
 // and no Down node left, the stacks converged, their secret and config still there.
 //
-// Hosts: lab-1 is the build machine (local commands' DOCKER_HOST); lab-2..lab-7 are the EC2 pool
-// (managers on lab-2..4, workers on lab-5..6, lab-7 and lab-8 spare for replacements and for
-// managers 4 and 5).
+// Hosts: lab-1 is the build machine (local commands' DOCKER_HOST); lab-2..lab-11 are the EC2
+// pool (managers on lab-2..4, workers on lab-5..6, the rest spare for replacements, for
+// managers 4 and 5, and for a new AMI's five new machines while the old five still run).
 import * as assert from "assert";
 import type { SwarmCluster as SwarmClusterType } from "../../components";
 import { unwrap } from "../mocks";
@@ -19,7 +19,7 @@ import { WEB_COMPOSE, labClusterArgs, labSh, labWebVariables, swarmNodes } from 
 import { until } from "./until";
 
 const BUILDER = 0;
-const POOL = [1, 2, 3, 4, 5, 6, 7];
+const POOL = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
 const INSTANCE = "aws:ec2/instance:Instance";
 const REMOTE = "command:remote:Command";
@@ -43,6 +43,7 @@ interface Change {
     managerInstanceType?: string;
     workerInstanceType?: string;
     managerCount?: number;
+    amiId?: string;
 }
 
 describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 workers, stacks deployed)", function () {
@@ -59,7 +60,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
 
     before(async function () {
         labOrSkip(this);
-        lab = await startLab({ hosts: 8, name: "daytwo" });
+        lab = await startLab({ hosts: 11, name: "daytwo" });
         image = await labWebImage(lab);
         engine = new LabEngine(lab, (n) => placeByRole(3)(n) + 1, BUILDER, { pool: POOL });
         engine.amis = { [AMI_NAME]: "ami-0aaaaaaaaaaaaaaa1" };
@@ -80,6 +81,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
                 managerInstanceType: change.managerInstanceType,
                 workerInstanceType: change.workerInstanceType,
                 managerCount: change.managerCount ?? 3,
+                amiId: change.amiId,
                 registry: { kind: "external", address: lab!.registry },
             });
             new SwarmStack("web", {
@@ -297,5 +299,41 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         assert.ok(at("lab-swarm-join-manager-4") >= 0 && at("lab-swarm-join-manager-4") < at("lab-swarm-join-manager-3"));
         assert.strictEqual(up5.probe.noQuorumSamples, 0, formatProbe(up5.probe));
         assert.strictEqual(up3.probe.noQuorumSamples, 0, formatProbe(up3.probe));
+    });
+    it("amiId set to a newer AMI: every node replaced, one after another; each new machine joins through the old managers and retires its predecessor (drained, demoted, removed) before the next; quorum at every sample; the same swarm", async () => {
+        const NEW_AMI = "ami-0ccccccccccccccc3";
+        const oldHosts = hostsOf(state);
+        const { r, probe } = await probed(`amiId -> ${NEW_AMI} (3 managers + 2 workers replaced)`, { ...KEEP, amiId: NEW_AMI });
+        state = ok(r);
+        const end = (s: { at: number; ms: number }) => s.at + s.ms;
+        // The new machines launch one link of the chain after another.
+        const launches = r.steps.filter((s) => s.type === INSTANCE && s.op === "create-replacement");
+        assert.deepStrictEqual(launches.map((s) => s.name), ["lab-manager-1", "lab-manager-2", "lab-manager-0", "lab-worker-0", "lab-worker-1"]);
+        for (let i = 1; i < launches.length; i++) assert.ok(end(launches[i - 1]) <= launches[i].at, `${launches[i].name} launched before ${launches[i - 1].name} was up`);
+        // The managers join one at a time; each member retires the node its machine replaces,
+        // the first manager's before the others' (one manager at a time).
+        const step = (n: string) => r.steps.find((s) => s.name === `lab-swarm-${n}` && s.op === "create-replacement")!;
+        assert.ok(end(step("join-manager-0")) <= step("join-manager-1").at && end(step("join-manager-1")) <= step("join-manager-2").at);
+        for (const k of ["manager-1", "manager-2"]) assert.ok(end(step("member-manager-0")) <= step(`member-${k}`).at, k);
+        // The old machines' commands and instances go at the end of the run, after every create.
+        const firstDelete = r.steps.findIndex((s) => s.op === "delete-replaced");
+        assert.ok(firstDelete > r.steps.findIndex((s) => s.name === "lab-swarm-member-manager-1" && s.op === "create-replacement"));
+        assert.deepStrictEqual(
+            r.steps.filter((s) => s.type === INSTANCE && s.op === "delete-replaced").map((s) => s.name).sort(),
+            ["lab-manager-0", "lab-manager-1", "lab-manager-2", "lab-worker-0", "lab-worker-1"],
+        );
+        assert.ok(!r.steps.some((s) => s.failed));
+        // The same swarm, whole, on five new machines: new node IDs, no Down node, the old hosts gone.
+        const ids = await sameSwarmWhole(state);
+        for (const [k, id] of Object.entries(ids)) assert.notStrictEqual(id, nodeIds[k], k);
+        nodeIds = ids;
+        const newHosts = hostsOf(state);
+        for (const [k, h] of Object.entries(oldHosts)) {
+            assert.notStrictEqual(newHosts[k], h, k);
+            assert.notStrictEqual((await lab!.exec(h, "timeout 5 docker info >/dev/null 2>&1")).code, 0, `${k}'s old host still runs Docker`);
+        }
+        assert.deepStrictEqual(Object.values(await unwrap(cluster!.nodeAmis)), Array(5).fill(NEW_AMI));
+        await dockerHostIsALiveManager();
+        assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
     });
 });

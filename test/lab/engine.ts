@@ -786,13 +786,17 @@ export class LabEngine {
                 ]);
             }
 
-            // A replacement. The create uses the goal's inputs, without ignoreChanges (the
-            // replacement re-runs Check on `goal.Properties`, continueStepsFromDiff).
-            const pending: Deployed = { ...base, id: "", inputs: goalInputs, outputs: {} };
+            // A replacement. A diff's replacement creates from the goal's inputs, without
+            // ignoreChanges: it re-runs Check on `goal.Properties` (continueStepsFromDiff, "we need
+            // to recompute the default values"). A `--replace` target keeps the inputs with
+            // ignoreChanges applied ("if we're performing a targeted replace, we already have the
+            // correct inputs", isTargetedReplace): the replaced machine keeps an ignored AMI.
+            const replacementInputs = forced ? inputs : goalInputs;
+            const pending: Deployed = { ...base, id: "", inputs: replacementInputs, outputs: {} };
             const createLink = async () => {
                 let made: Awaited<ReturnType<typeof createNew>> | undefined;
-                await op(pending, "create-replacement", async () => ((made = await createNew(pending, goalInputs)), made.detail));
-                const d = stateOf(goalInputs, made!.outputs, made!.host);
+                await op(pending, "create-replacement", async () => ((made = await createNew(pending, replacementInputs)), made.detail));
+                const d = stateOf(replacementInputs, made!.outputs, made!.host);
                 news.set(reg.urn, d);
                 return outputsOf(d);
             };

@@ -210,6 +210,15 @@ describe("lab: the engine follows Pulumi's and pulumi-command's rules", function
         assert.strictEqual(lines[3], "delete cbd");
     });
 
+    it("ignoreChanges: a replacement that a diff causes creates from the program's inputs; a --replace target keeps the ignored input's old value", async () => {
+        const p = (v: string, t: string) => program(() => void cmd("k", { create: append(`create k ${v}`), triggers: [t] }, { ignoreChanges: ["create"] }));
+        const first = ok(await engine.up(p("v1", "t1")));
+        const second = ok(await engine.up(p("v2", "t2"), first));
+        const third = ok(await engine.up(p("v3", "t2"), second, [named(second, "k").urn]));
+        assert.deepStrictEqual(await log(), ["create k v1", "create k v2", "create k v2"]);
+        assert.match(String(named(third, "k").inputs.create), /create k v2/);
+    });
+
     it("a delete runs the delete script stored in the state, with the stored stdin and environment (sshd accepts LC_*), and a refused environment name fails the command", async () => {
         const v = (n: number) =>
             program(() => {

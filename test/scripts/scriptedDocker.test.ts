@@ -297,6 +297,12 @@ case "$*" in
     fi ;;
   "node ps w3node --filter desired-state=running -q") ;;
   "node inspect w3node --format {{.Spec.Role}}") echo worker ;;
+  "service ls --format {{.ID}} {{.Replicas}}")
+    # The first answer is before the drain; then web is short of a task $MOVING more times.
+    n=$(cat "$FAKE/lists" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE/lists"
+    if [ "$n" -gt 1 ] && [ "$n" -le $((MOVING + 1)) ]; then echo "web 1/2"; else echo "web 2/2"; fi
+    echo "broken 0/1"
+    echo "global 3/3 (max 1 per node)" ;;
   *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
 esac
 `;
@@ -310,15 +316,24 @@ for (const { title, uid } of USERS) describe(`a member's delete (drain), run aga
     const updates = (r: ScriptRun) => r.calls.filter((c) => c.startsWith("node update")).length;
 
     it("a drain refused as 'update out of sequence' is tried again, 2 s later, until it is taken", () => {
-        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "2" } });
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "2", MOVING: "0" } });
         assert.strictEqual(r.code, 0, r.stderr);
         assert.strictEqual(updates(r), 3);
         const before = r.calls.slice(0, r.calls.indexOf("node ps w3node --filter desired-state=running -q"));
         assert.deepStrictEqual(before.filter((c) => c.startsWith("sleep")), ["sleep 2", "sleep 2"]);
     });
 
+    it("the drain waits until every service that ran all its tasks before runs them all again elsewhere; a service that never did is not waited for", () => {
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "0", MOVING: "3" } });
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.strictEqual(r.stderr, "");
+        const afterDrain = r.calls.slice(r.calls.indexOf("node update --availability drain w3node") + 1);
+        const poll = ["node ps w3node --filter desired-state=running -q", "service ls --format {{.ID}} {{.Replicas}}"];
+        assert.deepStrictEqual(afterDrain, [...poll, "sleep 2", ...poll, "sleep 2", ...poll, "sleep 2", ...poll, "node inspect w3node --format {{.Spec.Role}}"]);
+    });
+
     it("refused 5 times: the delete fails, and the node is not demoted or left as if drained", () => {
-        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "99" } });
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "99", MOVING: "0" } });
         assert.strictEqual(r.code, 1);
         assert.strictEqual(updates(r), 5);
         assert.ok(!r.calls.some((c) => c.startsWith("node ps") || c.includes("demote")), r.calls.join("\n"));

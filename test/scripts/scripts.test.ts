@@ -22,7 +22,7 @@ import { goldenScriptTests } from "../golden";
 import { shellcheck } from "../shellcheck";
 
 
-const GUARD_PRINT = "ami=ami-0bbbbbbbbbbbbbbbb subnet=subnet-1 key=lab-ssh-1";
+const GUARD_PRINT = "ami=ami-0bbbbbbbbbbbbbbbb subnet=subnet-1 key=lab-ssh-1 userdata=0123456789ab";
 
 const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     {
@@ -104,11 +104,21 @@ describe("pure: host scripts", () => {
         const printed = `0 "${GUARD_PRINT}\\n" ""`;
         assert.strictEqual(run(false), printed);
         assert.strictEqual(run(false, GUARD_PRINT), printed);
-        const old = "ami=ami-0aaaaaaaaaaaaaaaa subnet=subnet-1 key=lab-ssh-1";
+        // A fingerprint of an older pulumi-swarm, without the user data's field: only the fields it has are compared.
+        assert.strictEqual(run(false, "ami=ami-0bbbbbbbbbbbbbbbb subnet=subnet-1 key=lab-ssh-1"), printed);
+        const refused = (what: string) =>
+            `1 "" ${JSON.stringify(
+                `pulumi-swarm: this run would replace manager-0, the swarm's only manager (${what}). ` +
+                    "A swarm whose only manager is replaced is lost: the new manager starts a new, empty swarm, without the services, secrets, configs and networks of the old one. " +
+                    "Nothing was changed. To keep the swarm, undo the change, raise managerCount to 3 and run pulumi up (the new managers join), then make the change. " +
+                    "To accept the loss, set allowSingleManagerReplacement to true and run pulumi up again.\n",
+            )}`;
+        assert.strictEqual(run(false, "ami=ami-0bbbbbbbbbbbbbbbb subnet=subnet-1 key=lab-ssh-1 userdata=ba9876543210"), refused("from userdata=ba9876543210 to userdata=0123456789ab"));
+        const old = "ami=ami-0aaaaaaaaaaaaaaaa subnet=subnet-2 key=lab-ssh-1";
         assert.strictEqual(
             run(false, old),
             `1 "" ${JSON.stringify(
-                "pulumi-swarm: this run would replace manager-0, the swarm's only manager (from ami=ami-0aaaaaaaaaaaaaaaa subnet=subnet-1 key=lab-ssh-1 to ami=ami-0bbbbbbbbbbbbbbbb subnet=subnet-1 key=lab-ssh-1). " +
+                "pulumi-swarm: this run would replace manager-0, the swarm's only manager (from ami=ami-0aaaaaaaaaaaaaaaa to ami=ami-0bbbbbbbbbbbbbbbb, from subnet=subnet-2 to subnet=subnet-1). " +
                     "A swarm whose only manager is replaced is lost: the new manager starts a new, empty swarm, without the services, secrets, configs and networks of the old one. " +
                     "Nothing was changed. To keep the swarm, undo the change, raise managerCount to 3 and run pulumi up (the new managers join), then make the change. " +
                     "To accept the loss, set allowSingleManagerReplacement to true and run pulumi up again.\n",
