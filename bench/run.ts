@@ -3,6 +3,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { labBench } from "./lab";
+import { rollBench } from "./roll";
 import { stackBench } from "./stack";
 
 interface GraphFigure {
@@ -37,6 +38,7 @@ const small = graph(3, 2);
 console.log(`  for scale, 3 managers + 2 workers: ${small.resources} resources, ${small.ms.toFixed(0)} ms, ${small.peakRssMB.toFixed(0)} MB`);
 
 labBench()
+    .then(() => rollBench())
     .then(() => stackBench())
     .catch((e) => {
         console.error(e);

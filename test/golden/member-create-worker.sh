@@ -25,9 +25,13 @@ convergedServices() {
 }
 movedAway() {
   [ -z "$(dkr node ps "$1" --filter desired-state=running -q)" ] || return 1
-  now=" $(convergedServices | tr '\n' ' ')"
   for s in $before; do
-    case "$now" in *" $s "*) ;; *) return 1 ;; esac
+    # Not the replicas column: it counts the drained node's task while it stops, and the task
+    # that replaces it is not meant to run until its restart delay is over. The tasks meant to
+    # run that do, against the count the service wants.
+    want=$(dkr service ls --filter "id=$s" --format '{{.Replicas}}' | sed 's|^[0-9]*/\([0-9]*\).*|\1|')
+    have=$(dkr service ps "$s" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true)
+    [ "${have:-0}" -ge "${want:-0}" ] || return 1
   done
 }
 

@@ -5,7 +5,8 @@
 //   (b) managerInstanceType changes;
 //   (c) manager-0's instance is replaced (`pulumi up --replace <its URN>`);
 //   (d) manager-1's instance is replaced;
-//   (e) amiId is set to a newer AMI (the way the README gives to roll the nodes to it).
+//   (e) amiId is set to a newer AMI (the way the README gives to roll the nodes to it);
+//   (f) dockerVersion changes (the nodes' user data).
 // For each: the ordered operations, whether the run failed and how, and afterwards the cluster
 // ID on every live node, `docker node ls` on every live manager and the stack's services.
 // It reports; it asserts no outcome (the lab suites assert them). SCENARIOS=ce runs only (c), (e).
@@ -26,6 +27,7 @@ const BUILDER = 0;
 interface Change {
     managerInstanceType?: string;
     amiId?: string;
+    dockerVersion?: string;
 }
 
 function program(lab: Lab, image: string, change: Change) {
@@ -35,6 +37,7 @@ function program(lab: Lab, image: string, change: Change) {
             ...labClusterArgs(lab),
             managerInstanceType: change.managerInstanceType,
             amiId: change.amiId,
+            dockerVersion: change.dockerVersion,
             registry: { kind: "external", address: lab.registry },
         });
         new SwarmStack("web", {
@@ -125,6 +128,7 @@ async function main(): Promise<void> {
             { key: "c", title: "manager-0's instance replaced (pulumi up --replace <its URN>)", change: {}, replace: (d) => urnsOf(d, "lab-manager-0") },
             { key: "d", title: "manager-1's instance replaced (pulumi up --replace <its URN>)", change: {}, replace: (d) => urnsOf(d, "lab-manager-1") },
             { key: "e", title: `amiId set to a newer AMI (${NEW_AMI})`, change: { amiId: NEW_AMI } },
+            { key: "f", title: "dockerVersion changes (28.5.2 -> 28.5.3: the nodes' user data)", change: { dockerVersion: "28.5.3" } },
         ];
         console.log(`Lab scenarios: SwarmCluster 3 managers + 2 workers with stacks/web, then one change each (${new Date().toISOString().slice(0, 10)})`);
         // SCENARIOS=ce runs only (c) and (e).

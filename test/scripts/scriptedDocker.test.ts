@@ -297,12 +297,15 @@ case "$*" in
     fi ;;
   "node ps w3node --filter desired-state=running -q") ;;
   "node inspect w3node --format {{.Spec.Role}}") echo worker ;;
-  "service ls --format {{.ID}} {{.Replicas}}")
-    # The first answer is before the drain; then web is short of a task $MOVING more times.
-    n=$(cat "$FAKE/lists" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE/lists"
-    if [ "$n" -gt 1 ] && [ "$n" -le $((MOVING + 1)) ]; then echo "web 1/2"; else echo "web 2/2"; fi
-    echo "broken 0/1"
-    echo "global 3/3 (max 1 per node)" ;;
+  "service ls --format {{.ID}} {{.Replicas}}") printf 'web 2/2\nbroken 0/1\nglobal 3/3 (max 1 per node)\n' ;;
+  "service ls --filter id=web --format {{.Replicas}}") echo "2/2" ;;
+  "service ls --filter id=global --format {{.Replicas}}") echo "3/3 (max 1 per node)" ;;
+  "service ps global --filter desired-state=running --format {{.CurrentState}}") printf 'Running 1 hour ago\nRunning 1 hour ago\nRunning 1 hour ago\n' ;;
+  "service ps web --filter desired-state=running --format {{.CurrentState}}")
+    # The moved task of web is not running yet for the first $MOVING polls.
+    n=$(cat "$FAKE/polls" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE/polls"
+    echo "Running 1 hour ago"
+    if [ "$n" -gt "$MOVING" ]; then echo "Running 1 second ago"; else echo "Preparing 1 second ago"; fi ;;
   *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
 esac
 `;
@@ -328,8 +331,9 @@ for (const { title, uid } of USERS) describe(`a member's delete (drain), run aga
         assert.strictEqual(r.code, 0, r.stderr);
         assert.strictEqual(r.stderr, "");
         const afterDrain = r.calls.slice(r.calls.indexOf("node update --availability drain w3node") + 1);
-        const poll = ["node ps w3node --filter desired-state=running -q", "service ls --format {{.ID}} {{.Replicas}}"];
-        assert.deepStrictEqual(afterDrain, [...poll, "sleep 2", ...poll, "sleep 2", ...poll, "sleep 2", ...poll, "node inspect w3node --format {{.Spec.Role}}"]);
+        const web = ["node ps w3node --filter desired-state=running -q", "service ls --filter id=web --format {{.Replicas}}", "service ps web --filter desired-state=running --format {{.CurrentState}}"];
+        const global = ["service ls --filter id=global --format {{.Replicas}}", "service ps global --filter desired-state=running --format {{.CurrentState}}"];
+        assert.deepStrictEqual(afterDrain, [...web, "sleep 2", ...web, "sleep 2", ...web, "sleep 2", ...web, ...global, "node inspect w3node --format {{.Spec.Role}}"]);
     });
 
     it("refused 5 times: the delete fails, and the node is not demoted or left as if drained", () => {
