@@ -33,8 +33,8 @@ export interface SwarmClusterArgs {
      */
     readonly maxUnavailableWorkers?: number;
     /**
-     * With one manager, a change that would replace it (an explicit `amiId`, its subnet, the
-     * SSH key) fails before anything is changed: no other manager holds the swarm's state, so
+     * With one manager, a change that would replace it (an explicit `amiId`, `dockerVersion`,
+     * its subnet, the SSH key) fails before anything is changed: no other manager holds the swarm's state, so
      * the new manager would start a new, empty swarm. Set this to accept that loss. With 3 or
      * more managers a replaced manager joins through the others and this does not apply.
      * @default false
@@ -52,7 +52,9 @@ export interface SwarmClusterArgs {
     readonly os?: string;
     /**
      * An AMI to use instead of the looked-up one; it must be the `os` above. A change of it
-     * replaces the nodes. Without it, each node keeps the AMI it was created with: a newer
+     * replaces the nodes, one after another: each new machine joins the swarm through the
+     * running managers, then the old node is drained, demoted and removed, and the old
+     * machines leave and are terminated at the end of the run. Without it, each node keeps the AMI it was created with: a newer
      * image published by Canonical reaches new and replaced nodes only (`nodeAmis` and
      * `newNodeAmis` show the drift; set `amiId` to roll the nodes to one). So a change of
      * instance type to another CPU architecture (t3 to t4g) needs an `amiId` of that
@@ -62,7 +64,11 @@ export interface SwarmClusterArgs {
     readonly amiId?: pulumi.Input<string>;
     /** Size of each node's encrypted gp3 root volume. @default 30 */
     readonly rootVolumeSizeGiB?: pulumi.Input<number>;
-    /** Docker Engine version installed from Docker's apt repository and held there. @default "28.5.2" */
+    /**
+     * Docker Engine version installed from Docker's apt repository and held there, by the
+     * nodes' user data: a change replaces the nodes, one after another, as an `amiId` change
+     * does. @default "28.5.2"
+     */
     readonly dockerVersion?: pulumi.Input<string>;
     /**
      * Opens IP protocol 50 (ESP) between the nodes, which encrypted overlay networks

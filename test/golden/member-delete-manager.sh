@@ -29,8 +29,12 @@ movedAway() {
     # that replaces it is not meant to run until its restart delay is over. The tasks meant to
     # run that do, against the count the service wants.
     want=$(dkr service ls --filter "id=$s" --format '{{.Replicas}}' | sed 's|^[0-9]*/\([0-9]*\).*|\1|')
-    have=$(dkr service ps "$s" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true)
-    [ "${have:-0}" -ge "${want:-0}" ] || return 1
+    tasks=$(dkr service ps "$s" --filter desired-state=running --format '{{.CurrentState}} {{.Error}}')
+    have=$(printf '%s\n' "$tasks" | grep -c '^Running' || true)
+    if [ "${have:-0}" -lt "${want:-0}" ]; then
+      # A task that no node can take (a host-mode port in use, a constraint) is not waited for.
+      printf '%s\n' "$tasks" | grep -q '^Pending.*no suitable node' || return 1
+    fi
   done
 }
 

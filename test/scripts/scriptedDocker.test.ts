@@ -300,12 +300,15 @@ case "$*" in
   "service ls --format {{.ID}} {{.Replicas}}") printf 'web 2/2\nbroken 0/1\nglobal 3/3 (max 1 per node)\n' ;;
   "service ls --filter id=web --format {{.Replicas}}") echo "2/2" ;;
   "service ls --filter id=global --format {{.Replicas}}") echo "3/3 (max 1 per node)" ;;
-  "service ps global --filter desired-state=running --format {{.CurrentState}}") printf 'Running 1 hour ago\nRunning 1 hour ago\nRunning 1 hour ago\n' ;;
-  "service ps web --filter desired-state=running --format {{.CurrentState}}")
+  "service ps global --filter desired-state=running --format {{.CurrentState}} {{.Error}}")
+    # With STUCK=1, a task of global waits for a node that can take it.
+    printf 'Running 1 hour ago \nRunning 1 hour ago \n'
+    if [ "$STUCK" = 1 ]; then echo "Pending 3 seconds ago no suitable node (host-mode port already in use on 1 node)"; else echo "Running 1 hour ago "; fi ;;
+  "service ps web --filter desired-state=running --format {{.CurrentState}} {{.Error}}")
     # The moved task of web is not running yet for the first $MOVING polls.
     n=$(cat "$FAKE/polls" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE/polls"
-    echo "Running 1 hour ago"
-    if [ "$n" -gt "$MOVING" ]; then echo "Running 1 second ago"; else echo "Preparing 1 second ago"; fi ;;
+    echo "Running 1 hour ago "
+    if [ "$n" -gt "$MOVING" ]; then echo "Running 1 second ago "; else echo "Preparing 1 second ago "; fi ;;
   *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
 esac
 `;
@@ -319,7 +322,7 @@ for (const { title, uid } of USERS) describe(`a member's delete (drain), run aga
     const updates = (r: ScriptRun) => r.calls.filter((c) => c.startsWith("node update")).length;
 
     it("a drain refused as 'update out of sequence' is tried again, 2 s later, until it is taken", () => {
-        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "2", MOVING: "0" } });
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "2", MOVING: "0", STUCK: "0" } });
         assert.strictEqual(r.code, 0, r.stderr);
         assert.strictEqual(updates(r), 3);
         const before = r.calls.slice(0, r.calls.indexOf("node ps w3node --filter desired-state=running -q"));
@@ -327,17 +330,29 @@ for (const { title, uid } of USERS) describe(`a member's delete (drain), run aga
     });
 
     it("the drain waits until every service that ran all its tasks before runs them all again elsewhere; a service that never did is not waited for", () => {
-        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "0", MOVING: "3" } });
+        const afterDrain = (stuck: boolean) => {
+            const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "0", MOVING: "3", STUCK: stuck ? "1" : "0" } });
+            assert.strictEqual(r.code, 0, r.stderr);
+            assert.strictEqual(r.stderr, "");
+            return r.calls.slice(r.calls.indexOf("node update --availability drain w3node") + 1);
+        };
+        const web = ["node ps w3node --filter desired-state=running -q", "service ls --filter id=web --format {{.Replicas}}", "service ps web --filter desired-state=running --format {{.CurrentState}} {{.Error}}"];
+        const global = ["service ls --filter id=global --format {{.Replicas}}", "service ps global --filter desired-state=running --format {{.CurrentState}} {{.Error}}"];
+        const waited = [...web, "sleep 2", ...web, "sleep 2", ...web, "sleep 2", ...web, ...global, "node inspect w3node --format {{.Spec.Role}}"];
+        assert.deepStrictEqual(afterDrain(false), waited);
+        // A task that no node can take ("no suitable node") is not waited for: the same calls.
+        assert.deepStrictEqual(afterDrain(true), waited);
+    });
+
+    it("a service short of a task is waited for until the time-out unless the task waits for a node that can take it (the check can fail)", () => {
+        const r = runChecked(drain.replace("grep -q '^Pending.*no suitable node'", "false"), FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "0", MOVING: "0", STUCK: "1" } });
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.strictEqual(r.stderr, "");
-        const afterDrain = r.calls.slice(r.calls.indexOf("node update --availability drain w3node") + 1);
-        const web = ["node ps w3node --filter desired-state=running -q", "service ls --filter id=web --format {{.Replicas}}", "service ps web --filter desired-state=running --format {{.CurrentState}}"];
-        const global = ["service ls --filter id=global --format {{.Replicas}}", "service ps global --filter desired-state=running --format {{.CurrentState}}"];
-        assert.deepStrictEqual(afterDrain, [...web, "sleep 2", ...web, "sleep 2", ...web, "sleep 2", ...web, ...global, "node inspect w3node --format {{.Spec.Role}}"]);
+        assert.strictEqual(r.stderr, "pulumi-swarm: warning: the tasks of worker-3 have not all moved and started elsewhere after 60 s of draining; it leaves anyway and they are rescheduled.\n");
+        assert.strictEqual(r.calls.filter((c) => c === "sleep 2").length, 29);
     });
 
     it("refused 5 times: the delete fails, and the node is not demoted or left as if drained", () => {
-        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "99", MOVING: "0" } });
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "99", MOVING: "0", STUCK: "0" } });
         assert.strictEqual(r.code, 1);
         assert.strictEqual(updates(r), 5);
         assert.ok(!r.calls.some((c) => c.startsWith("node ps") || c.includes("demote")), r.calls.join("\n"));
