@@ -80,9 +80,15 @@ function ok(r: UpResult): UpResult {
     return r;
 }
 
+/** Waits (up to 20 s) until the swarm lists exactly 5 nodes, all Ready. */
 async function nodesReady(lab: Lab, manager: number): Promise<void> {
-    const rows = (await ssh(lab, manager, "docker node ls --format '{{.Status}}'")).split("\n");
-    if (rows.length !== 5 || rows.some((r) => r !== "Ready")) throw new Error(`after the roll: ${rows.join(", ")}`);
+    let rows: string[] = [];
+    for (let i = 0; i < 20; i++) {
+        rows = (await ssh(lab, manager, "docker node ls --format '{{.Hostname}} {{.Status}}'")).split("\n");
+        if (rows.length === 5 && rows.every((r) => r.endsWith(" Ready"))) return;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new Error(`after the roll: ${rows.join(", ")}`);
 }
 
 export async function rollBench(): Promise<void> {

@@ -7,7 +7,7 @@ import { SwarmLoadBalancer } from "./loadBalancer";
 import { NodePlacement, SecurityRule, planNodeSecurityRules, planPlacement, planRestartOrder } from "./planning";
 import { renderCloudInit } from "./scripts/cloudInit";
 import { renderSingleManagerGuard } from "./scripts/guard";
-import { renderAfterRestart, renderBeforeRestart } from "./scripts/roll";
+import { renderAfterRestart, renderBeforeRestart, renderQuorumCheck } from "./scripts/roll";
 import { SwarmBootstrap, SwarmHost, sshConnection } from "./swarmBootstrap";
 import { ManagerConnection, RegistryTarget, StackTarget } from "./target";
 import { CLUSTER_DEFAULTS, validateClusterArgs } from "./validation";
@@ -183,6 +183,15 @@ interface InstanceSettings {
     readonly explicitAmi: boolean;
     readonly tags: Record<string, string>;
     readonly dependsOn: pulumi.Input<pulumi.Resource[]>;
+}
+
+/** The managers EC2 holds for the cluster as the run starts (runningManagers). */
+interface RunningManagers {
+    readonly running: boolean;
+    /** Their private addresses, in order. */
+    readonly addresses: string[];
+    /** The public address of the first of them that has one. */
+    readonly publicAddress?: string;
 }
 
 /** What the commands around a node's restart need. */
@@ -427,6 +436,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // instances (their type) restarts one node at a time, each drained before and back in a
         // whole swarm after, before the next one starts. Only a running cluster is chained.
         const running = this.runningManagers(name);
+        const quorum = running.apply((r) =>
+            r.running && r.publicAddress !== undefined
+                ? [this.declareQuorumCheck(name, r.publicAddress, { managerType: instanceTypes.manager, workerType: instanceTypes.worker, amiId: args.amiId, userData }, restart)]
+                : [],
+        );
         const nodes = new Map<string, { instance: aws.ec2.Instance; publicIp: pulumi.Output<string>; afterRestart: pulumi.Resource }>();
         for (const turn of planRestartOrder(placement, settings.maxUnavailableWorkers)) {
             const p = placement.find((x) => x.key === turn.key)!;
@@ -448,7 +462,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 rootVolumeSizeGiB: args.rootVolumeSizeGiB ?? d.rootVolumeSizeGiB,
                 explicitAmi: args.amiId !== undefined,
                 tags: tagsFor(`${name}-${p.key}`),
-                dependsOn: running.apply((r) => [...guard, ...(r.running ? chain : [])]),
+                // The chain's first also waits for the quorum check.
+                dependsOn: pulumi.all([running, quorum]).apply(([r, q]) => [...guard, ...(r.running ? [...chain, ...(turn.after === undefined ? q : [])] : [])]),
             });
             const publicIp = p.role === "manager" ? this.declareManagerIp(name, p.key, instance, tagsFor) : instance.publicIp;
             // A manager's ready runs on the manager itself; a worker's where its drain ran.
@@ -627,13 +642,42 @@ export class SwarmCluster extends pulumi.ComponentResource {
      * the second run changes nothing), and their private addresses are where the joins of
      * replaced machines go through (SwarmBootstrap `joinThrough`).
      */
-    private runningManagers(name: string): pulumi.Output<{ running: boolean; addresses: string[] }> {
+    private runningManagers(name: string): pulumi.Output<RunningManagers> {
         return aws.ec2
             .getInstancesOutput(
                 { instanceTags: { [CLUSTER_TAG]: name, [ROLE_TAG]: "manager" }, instanceStateNames: ["pending", "running", "stopping", "stopped"] },
                 { parent: this },
             )
-            .apply((r) => ({ running: r.ids.length > 0, addresses: [...new Set(r.privateIps)].sort() }));
+            .apply((r) => {
+                const pairs = r.privateIps.map((a, i) => ({ a, p: r.publicIps[i] ?? "" })).sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
+                return { running: r.ids.length > 0, addresses: [...new Set(pairs.map((x) => x.a))], publicAddress: pairs.find((x) => x.p !== "")?.p };
+            });
+    }
+
+    /**
+     * `<name>-quorum`, on a running manager (the lookup's first with a public address), before
+     * the chain's first instance: when what the nodes are made of changes (instance types, AMI,
+     * user data: its script names them), it checks that the swarm has a leader, and otherwise
+     * fails the run before any node is touched, with the recovery (scripts/roll.ts). It runs
+     * nothing when created: a new cluster has none, and the second run creates it, so it
+     * guards changes from the third run of a stack on.
+     */
+    private declareQuorumCheck(
+        name: string,
+        host: string,
+        settings: { managerType: pulumi.Input<string>; workerType: pulumi.Input<string>; amiId?: pulumi.Input<string>; userData: pulumi.Input<string> },
+        r: RestartSettings,
+    ): command.remote.Command {
+        const script = pulumi
+            .all([settings.managerType, settings.workerType, settings.amiId ?? "looked-up", settings.userData])
+            .apply(([m, w, ami, data]) => renderQuorumCheck(`manager ${m}, worker ${w}, ami ${ami}, user data ${userDataDigest(data)}`));
+        return new command.remote.Command(
+            `${name}-quorum`,
+            // Another manager to ask replaces it (running nothing), so that a run that only finds
+            // its managers in another order runs no command.
+            { connection: sshConnection({ sshHost: host, sshUser: r.sshUser }, r.privateKey), update: script, triggers: [host], addPreviousOutputInEnv: false },
+            { parent: this },
+        );
     }
 
     /**

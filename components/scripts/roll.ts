@@ -63,12 +63,19 @@ export const NO_LEADER_ERROR = "does not have a leader";
 /** Docker's page on recovering a swarm that lost its quorum. */
 export const QUORUM_RECOVERY_DOCS = "https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum";
 
-function untilWhole(args: NodeRestartScriptArgs, when: string): string[] {
-    return boundedWait("until", "whole", args.readyTimeoutSeconds, [
+/** When `docker node ls` here answers that the swarm has no leader: fails with the quorum-lost message and the recovery. */
+function failIfQuorumLost(when: string, touched: string): string[] {
+    return [
         `if dkr node ls 2>&1 >/dev/null | grep -q ${shellQuote(NO_LEADER_ERROR)}; then`,
-        `  echo "pulumi-swarm: ${when}, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. No other node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager (it keeps the swarm's services, secrets and configs, as a swarm of one manager; see ${QUORUM_RECOVERY_DOCS}), then run pulumi up again." >&2`,
+        `  echo "pulumi-swarm: ${when}, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. ${touched} Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager (it keeps the swarm's services, secrets and configs, as a swarm of one manager; see ${QUORUM_RECOVERY_DOCS}), then run pulumi up again." >&2`,
         "  exit 1",
         "fi",
+    ];
+}
+
+function untilWhole(args: NodeRestartScriptArgs, when: string): string[] {
+    return boundedWait("until", "whole", args.readyTimeoutSeconds, [
+        ...failIfQuorumLost(when, "No other node is touched."),
         `echo "pulumi-swarm: ${when}, the swarm is not whole after ${args.readyTimeoutSeconds} s: it needs a leader, every manager Reachable and ${args.hostKey} Ready. No other node is touched until it is; see 'docker node ls' below, fix the node, and run pulumi up again." >&2`,
         "dkr node ls >&2 || true",
         "exit 1",
@@ -160,6 +167,32 @@ export function renderAfterRestart(args: NodeRestartScriptArgs & { readonly lead
                   ...untilWhole(args, `after ${off} handed its leadership over`),
               ]
             : []),
+        "",
+    ].join("\n");
+}
+
+/** How long the check before a rolling change waits for a leader (an election takes seconds). */
+export const QUORUM_CHECK_SECONDS = 30;
+
+/**
+ * Before a rolling change (a change of what the nodes are made of: their instance types, AMI
+ * or user data), on a manager of the running cluster: fails, before any node is touched, when
+ * the swarm has no leader within QUORUM_CHECK_SECONDS, with the recovery; or when Docker there
+ * does not answer as a manager. `change` names the settings, so the script (and so the check's
+ * run) changes with them.
+ */
+export function renderQuorumCheck(change: string): string {
+    if (typeof change !== "string" || !/^[A-Za-z0-9 ,._:/-]+$/.test(change)) {
+        throw new Error(`change must be letters, digits, spaces, ',', '.', '_', ':', '/' or '-'; got ${JSON.stringify(change)}`);
+    }
+    return [
+        prelude(`before the nodes change (${change}): the swarm must have a leader`),
+        ...boundedWait("until", "dkr node ls >/dev/null 2>&1", QUORUM_CHECK_SECONDS, [
+            ...failIfQuorumLost("before any node changes", "No node is touched."),
+            `echo "pulumi-swarm: before any node changes, Docker on $(hostname) does not answer as a manager of the swarm within ${QUORUM_CHECK_SECONDS} s (see 'docker node ls' below). No node is touched." >&2`,
+            "dkr node ls >&2 || true",
+            "exit 1",
+        ]),
         "",
     ].join("\n");
 }

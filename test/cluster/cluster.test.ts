@@ -3,6 +3,7 @@
 import * as assert from "assert";
 import { createHash } from "crypto";
 import { renderSingleManagerGuard } from "../../components/scripts/guard";
+import { renderQuorumCheck } from "../../components/scripts/roll";
 import * as pulumi from "@pulumi/pulumi";
 import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
 import { AWS_ZONES, GET_INSTANCES, Recorded, RecordingMonitor, awsCalls, awsOutputs, installMocks, isSecretValue, plain, unwrap } from "../mocks";
@@ -15,7 +16,7 @@ import { AWS_ZONES, GET_INSTANCES, Recorded, RecordingMonitor, awsCalls, awsOutp
 async function build(
     name: string,
     args: SwarmClusterArgs,
-    opts: { preview?: boolean; running?: { ids: string[]; privateIps: string[] } } = {},
+    opts: { preview?: boolean; running?: { ids: string[]; privateIps: string[]; publicIps: string[] } } = {},
     resourceOpts: (m: RecordingMonitor) => Promise<pulumi.ComponentResourceOptions> = async () => ({}),
 ) {
     const calls = (token: string, inputs: Record<string, unknown>) =>
@@ -323,7 +324,8 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             lookup.map((i) => i.args),
             [{ instanceTags: { "pulumi-swarm:cluster": N, "pulumi-swarm:role": "manager" }, instanceStateNames: ["pending", "running", "stopping", "stopped"] }],
         );
-        // Nothing is running, so no join goes through any address but the hosts' own.
+        // Nothing is running: no quorum check, and no join goes through any address but the hosts' own.
+        assert.throws(() => m.named(`${N}-quorum`));
         for (const key of ["manager-0", "manager-1", "worker-0"]) {
             assert.doesNotMatch(script(cmd(`join-${key}`), "create"), /10\.0\.99\./, key);
         }
@@ -336,7 +338,13 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             managerCount: 3,
             workerCount: 2,
             tags: { team: "platform" },
-        }, { running: { ids: ["i-0123456789abcdef0", "i-0123456789abcdef1", "i-0123456789abcdef2"], privateIps: ["10.0.99.2", privateIp("manager-1"), "10.0.99.1"] } });
+        }, {
+            running: {
+                ids: ["i-0123456789abcdef0", "i-0123456789abcdef1", "i-0123456789abcdef2"],
+                privateIps: ["10.0.99.2", privateIp("manager-1"), "10.0.99.1"],
+                publicIps: ["203.0.113.2", "", "203.0.113.1"],
+            },
+        });
         const m = running;
         const deps = (n: string) => m.named(`${N}-${n}`).dependencies.filter((d) => /-(ready|drain)$|-(manager|worker)-\d+$/.test(d)).sort();
         // What each instance waits for: the node before it back (its ready) and its own drain.
@@ -373,6 +381,20 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.match(plain<string>(ready("manager-2").inputs.update), /^# pulumi-swarm: after manager-2 restarted \(instance type t3\.small, drain time-out 300 s\): wait until it is back and the swarm whole, then make it active\n/);
         // The last manager's moves the leadership off the chain's first, for the next roll.
         assert.match(plain<string>(ready("manager-0").inputs.update), /then make it active; then hand manager-1's leadership over, if it leads, so the next roll starts on a follower\n/);
+        // Before the chain's first instance: the quorum check, on the running manager with the
+        // lowest private address that has a public one (manager-1's, first, has none here);
+        // replaced, running nothing, when another is asked; it runs only on update, when the
+        // settings its script names change.
+        const quorum = m.named(`${N}-quorum`);
+        assert.strictEqual(quorum.type, "command:remote:Command");
+        assert.ok(m.named(`${N}-manager-1`).dependencies.includes(`${N}-quorum`));
+        assert.ok(!m.named(`${N}-manager-2`).dependencies.includes(`${N}-quorum`));
+        assert.strictEqual(host(quorum), "203.0.113.1");
+        assert.deepStrictEqual(plain(quorum.inputs.triggers), ["203.0.113.1"]);
+        assert.deepStrictEqual([quorum.inputs.create, quorum.inputs.delete], [undefined, undefined]);
+        const userData = plain<string>(m.named(`${N}-manager-0`).inputs.userData);
+        const digest = createHash("sha256").update(userData).digest("hex").slice(0, 12);
+        assert.strictEqual(plain<string>(quorum.inputs.update), renderQuorumCheck(`manager t3.small, worker t3.medium, ami looked-up, user data ${digest}`));
         // The running managers that the hosts no longer name (machines this run replaces) are
         // joined through first, in address order; one the hosts name stays in its place.
         const managers = ["manager-0", "manager-1", "manager-2"];

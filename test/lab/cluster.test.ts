@@ -340,6 +340,36 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         timings.push(`manager back Reachable ${Date.now() - t} ms after dockerd start`);
     });
 
+    it("quorum lost: a run that would change the nodes (an instance type) fails at its quorum check, with the recovery, before any node is touched; with the managers back, the undone change runs nothing", async () => {
+        const first = ok(await up({}));
+        // The second run creates the check, running nothing (it runs only on update).
+        const second = await up({}, first);
+        assert.deepStrictEqual([second.failures, second.steps], [[], []]);
+        const t = Date.now();
+        await Promise.all([lab.stopDocker(1), lab.stopDocker(2)]);
+        let after = second.deployment;
+        try {
+            const r = await up({ managerInstanceType: "t3.medium" }, second.deployment, "quorum lost, instance type change refused");
+            after = r.deployment;
+            assert.deepStrictEqual(r.failures.map((f) => f.name), ["lab-quorum"]);
+            assert.strictEqual(
+                r.failures[0].message.trim().split("\n").pop(),
+                "pulumi-swarm: before any node changes, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. " +
+                    "No node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager " +
+                    "(it keeps the swarm's services, secrets and configs, as a swarm of one manager; see https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum), " +
+                    "then run pulumi up again.",
+            );
+            // Nothing but the check ran: no instance stopped, no drain.
+            assert.deepStrictEqual(r.steps.map((s) => `${s.op} ${s.name}${s.failed ? " (failed)" : ""}`), ["update lab-quorum (failed)"]);
+        } finally {
+            await Promise.all([lab.startDocker(1), lab.startDocker(2)]);
+        }
+        await until("quorum back", 60, async () => (await lab.exec(0, "docker node ls >/dev/null 2>&1")).code === 0);
+        const undone = await up({}, after);
+        assert.deepStrictEqual([undone.failures, undone.steps], [[], []]);
+        timings.push(`quorum-lost test ${Date.now() - t} ms`);
+    });
+
     it("probe: quorum held in every sample with 3 managers, and with one follower's dockerd stopped (the next manager answers); with 2 of 3 stopped, samples without quorum; restarted, quorum again", async () => {
         ok(await up({}));
         // lab-2 (a follower) is asked first, so that once it is stopped the probe asks lab-3.

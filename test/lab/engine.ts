@@ -926,7 +926,9 @@ export class LabEngine {
         return {
             ids: found.map((d) => d.id),
             privateIps: found.map((d) => String(d.outputs.privateIp)),
-            publicIps: found.map((d) => String(d.outputs.publicIp ?? "")),
+            // An instance with an Elastic IP reports it as its public address (EC2 releases the
+            // address it had: "Elastic IP addresses", AWS EC2 User Guide).
+            publicIps: found.map((d) => this.eips.get(d.id) ?? String(d.outputs.publicIp ?? "")),
             id: "us-east-1",
         };
     }

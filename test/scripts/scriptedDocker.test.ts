@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { MEMBERSHIP_LOCK } from "../../components/scripts/common";
 import { renderMemberDelete } from "../../components/scripts/membership";
-import { renderBeforeRestart } from "../../components/scripts/roll";
+import { QUORUM_CHECK_SECONDS, renderBeforeRestart, renderQuorumCheck } from "../../components/scripts/roll";
 import { renderStackDeploy } from "../../components/scripts/stack";
 import { renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
 import { FAKE_HOSTNAME, HostOptions, SYSTEM_PATH, ScriptRun, runOnScriptedHost } from "./scriptedHost";
@@ -520,5 +520,31 @@ for (const { title, uid } of USERS) describe(`the stack deploy's failed first de
             r.stderr,
             "image not found\npulumi-swarm: removing stack web, which this failed first deploy created\nRemoving service web_app\nFailed to remove network net1: network is in use\n",
         );
+    });
+});
+
+for (const { title, uid } of USERS) describe(`the check before a rolling change, run against a scripted docker, ${title}`, () => {
+    const check = renderQuorumCheck("manager t3.medium, worker t3.large, ami looked-up, user data 0123456789ab");
+
+    it("a swarm with a leader: it passes at once", () => {
+        const r = runChecked(check, FAKE_DOCKER_ROLL, { uid, env: { NOQUORUM: "0" } });
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.deepStrictEqual(r.calls, ["node ls"]);
+    });
+
+    it("quorum lost: after its bounded wait it fails with the recovery, before any node is touched", () => {
+        const r = runChecked(check, FAKE_DOCKER_ROLL, { uid, env: { NOQUORUM: "1" } });
+        assert.strictEqual(r.code, 1);
+        assert.strictEqual(
+            r.stderr,
+            "pulumi-swarm: before any node changes, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. " +
+                "No node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager " +
+                "(it keeps the swarm's services, secrets and configs, as a swarm of one manager; see https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum), " +
+                "then run pulumi up again.\n",
+        );
+        // Polled every 2 s for QUORUM_CHECK_SECONDS (15 times), then asked once more for the reason.
+        assert.strictEqual(QUORUM_CHECK_SECONDS, 30);
+        assert.deepStrictEqual(r.calls.filter((c) => c === "node ls").length, 16);
+        assert.deepStrictEqual(r.calls.filter((c) => c === "sleep 2").length, 14);
     });
 });
