@@ -4,6 +4,7 @@
 //   npm test                    all suites (pure, mock and, as root on Linux, lab)
 //   npm test -- --grep lab      only tests whose title matches
 //   npm test -- --no-lab        everything but the lab suites
+//   npm test -- --lab-only      only the lab suites (CI's root pass: the rest ran as nobody)
 // A lab suite whose tests run in order (inOrder in test/lab/lab.ts) runs whole when --grep
 // selects any of its tests. Lab tests that did not run (skipped, or after a failed hook) count
 // as skipped in the closing line, never as passed; whether a lab that cannot start skips or
@@ -34,9 +35,11 @@ step("lint", bin("eslint"), ["--max-warnings", "0", "."]);
 const Mocha = require("mocha");
 let grep;
 let noLab = false;
+let labOnly = false;
 for (let i = 0; i < args.length; i++) {
     if (args[i] === "--grep") grep = args[++i];
     else if (args[i] === "--no-lab") noLab = true;
+    else if (args[i] === "--lab-only") labOnly = true;
 }
 const mocha = new Mocha({ reporter: "spec", timeout: 20000 });
 if (grep) mocha.grep(grep);
@@ -52,7 +55,7 @@ function specs(dir) {
 }
 const isLab = (f) => f.includes(`${path.sep}lab${path.sep}`);
 const all = specs(path.join(root, "bin", "test"));
-const files = all.filter((f) => !(noLab && isLab(f)));
+const files = all.filter((f) => !(noLab && isLab(f)) && !(labOnly && !isLab(f)));
 // Lab suites last: the pure and mock layers answer in seconds.
 files.sort((a, b) => Number(isLab(a)) - Number(isLab(b)));
 files.forEach((f) => mocha.addFile(f));
@@ -90,6 +93,9 @@ async function main() {
     const labLeftOut = all.filter(isLab).length;
     if (noLab) {
         console.log(`== lab: not run (--no-lab): its ${labLeftOut} spec files are left out`);
+    }
+    if (labOnly) {
+        console.log(`== --lab-only: the ${all.length - labLeftOut} pure and mock spec files are left out`);
     }
     let passed = 0;
     let failed = 0;

@@ -171,26 +171,41 @@ export function renderAfterRestart(args: NodeRestartScriptArgs & { readonly lead
     ].join("\n");
 }
 
-/** How long the check before a rolling change waits for a leader (an election takes seconds). */
+/** How long the check before a rolling change waits for a quorum (an election takes seconds). */
 export const QUORUM_CHECK_SECONDS = 30;
 
 /**
  * Before a rolling change (a change of what the nodes are made of: their instance types, AMI
  * or user data), on a manager of the running cluster: fails, before any node is touched, when
- * the swarm has no leader within QUORUM_CHECK_SECONDS, with the recovery; or when Docker there
- * does not answer as a manager. `change` names the settings, so the script (and so the check's
- * run) changes with them.
+ * the swarm has no quorum within QUORUM_CHECK_SECONDS (no leader, or a leader that reaches no
+ * majority of the managers: measured in the lab, a leader whose followers stopped still
+ * answers `docker node ls` as Leader for seconds), with the recovery; or when Docker there
+ * does not answer. `change` names the settings, so the script (and so the check's run)
+ * changes with them.
  */
 export function renderQuorumCheck(change: string): string {
     if (typeof change !== "string" || !/^[A-Za-z0-9 ,._:/-]+$/.test(change)) {
         throw new Error(`change must be letters, digits, spaces, ',', '.', '_', ':', '/' or '-'; got ${JSON.stringify(change)}`);
     }
+    const when = "before any node changes";
     return [
-        prelude(`before the nodes change (${change}): the swarm must have a leader`),
-        ...boundedWait("until", "dkr node ls >/dev/null 2>&1", QUORUM_CHECK_SECONDS, [
-            ...failIfQuorumLost("before any node changes", "No node is touched."),
-            `echo "pulumi-swarm: before any node changes, Docker on $(hostname) does not answer as a manager of the swarm within ${QUORUM_CHECK_SECONDS} s (see 'docker node ls' below). No node is touched." >&2`,
-            "dkr node ls >&2 || true",
+        prelude(`before the nodes change (${change}): the swarm must have a quorum`),
+        "# A majority of the managers Leader or Reachable.",
+        "quorate() {",
+        "  statuses=$(dkr node ls --filter role=manager --format '{{.ManagerStatus}}' 2>/dev/null) || return 1",
+        "  total=$(printf '%s\n' \"$statuses\" | grep -c . || true)",
+        "  up=$(printf '%s\n' \"$statuses\" | grep -c -x -e Leader -e Reachable || true)",
+        '  [ $((up * 2)) -gt "$total" ]',
+        "}",
+        "",
+        ...boundedWait("until", "quorate", QUORUM_CHECK_SECONDS, [
+            ...failIfQuorumLost(when, "No node is touched."),
+            "if dkr node ls >/dev/null 2>&1; then",
+            `  echo "pulumi-swarm: ${when}, the swarm has lost its quorum: fewer than half of its managers are reachable (see 'docker node ls' below), and no change can be made to it. No node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager (it keeps the swarm's services, secrets and configs, as a swarm of one manager; see ${QUORUM_RECOVERY_DOCS}), then run pulumi up again." >&2`,
+            "  dkr node ls >&2",
+            "  exit 1",
+            "fi",
+            `echo "pulumi-swarm: ${when}, Docker on $(hostname) does not answer as a manager of the swarm within ${QUORUM_CHECK_SECONDS} s. No node is touched." >&2`,
             "exit 1",
         ]),
         "",

@@ -347,6 +347,9 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         assert.deepStrictEqual([second.failures, second.steps], [[], []]);
         const t = Date.now();
         await Promise.all([lab.stopDocker(1), lab.stopDocker(2)]);
+        // A swarm that has lost its quorum: the remaining manager no longer names a leader
+        // (right after the stop, it still answers as Leader for seconds).
+        await until("lab-1 without a leader", 60, async () => /does not have a leader/.test((await lab.exec(0, "docker node ls 2>&1")).stdout));
         let after = second.deployment;
         try {
             const r = await up({ managerInstanceType: "t3.medium" }, second.deployment, "quorum lost, instance type change refused");

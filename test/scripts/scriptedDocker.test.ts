@@ -372,7 +372,8 @@ if [ "$NOQUORUM" = 1 ]; then
   esac
 fi
 case "$*" in
-  "node ls --filter role=manager --format {{.ManagerStatus}}") printf 'Leader\nReachable\nUnreachable\n' ;;
+  "node ls --filter role=manager --format {{.ManagerStatus}}")
+    if [ "\${MINORITY:-0}" = 1 ]; then printf 'Leader\nUnreachable\nUnreachable\n'; else printf 'Leader\nReachable\nUnreachable\n'; fi ;;
   "node ls") echo "ID   HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS" ;;
   *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
 esac
@@ -526,25 +527,41 @@ for (const { title, uid } of USERS) describe(`the stack deploy's failed first de
 for (const { title, uid } of USERS) describe(`the check before a rolling change, run against a scripted docker, ${title}`, () => {
     const check = renderQuorumCheck("manager t3.medium, worker t3.large, ami looked-up, user data 0123456789ab");
 
-    it("a swarm with a leader: it passes at once", () => {
+    const statuses = "node ls --filter role=manager --format {{.ManagerStatus}}";
+    const recovery =
+        "Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager " +
+        "(it keeps the swarm's services, secrets and configs, as a swarm of one manager; see https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum), " +
+        "then run pulumi up again.\n";
+
+    it("a swarm with a majority of its managers reachable: it passes at once", () => {
         const r = runChecked(check, FAKE_DOCKER_ROLL, { uid, env: { NOQUORUM: "0" } });
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.deepStrictEqual(r.calls, ["node ls"]);
+        assert.deepStrictEqual(r.calls, [statuses]);
     });
 
-    it("quorum lost: after its bounded wait it fails with the recovery, before any node is touched", () => {
+    it("a leader that reaches no majority (its followers just stopped): after its bounded wait it fails with the recovery and the node list", () => {
+        const r = runChecked(check, FAKE_DOCKER_ROLL, { uid, env: { NOQUORUM: "0", MINORITY: "1" } });
+        assert.strictEqual(r.code, 1);
+        assert.strictEqual(
+            r.stderr,
+            "pulumi-swarm: before any node changes, the swarm has lost its quorum: fewer than half of its managers are reachable (see 'docker node ls' below), and no change can be made to it. " +
+                "No node is touched. " + recovery + "ID   HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS\n",
+        );
+        assert.strictEqual(r.calls.filter((c) => c === statuses).length, 15);
+    });
+
+    it("no leader: after its bounded wait it fails with the recovery, before any node is touched", () => {
         const r = runChecked(check, FAKE_DOCKER_ROLL, { uid, env: { NOQUORUM: "1" } });
         assert.strictEqual(r.code, 1);
         assert.strictEqual(
             r.stderr,
             "pulumi-swarm: before any node changes, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. " +
-                "No node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager " +
-                "(it keeps the swarm's services, secrets and configs, as a swarm of one manager; see https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum), " +
-                "then run pulumi up again.\n",
+                "No node is touched. " + recovery,
         );
         // Polled every 2 s for QUORUM_CHECK_SECONDS (15 times), then asked once more for the reason.
         assert.strictEqual(QUORUM_CHECK_SECONDS, 30);
-        assert.deepStrictEqual(r.calls.filter((c) => c === "node ls").length, 16);
+        assert.deepStrictEqual(r.calls.filter((c) => c === statuses).length, 15);
+        assert.deepStrictEqual(r.calls.filter((c) => c === "node ls").length, 1);
         assert.deepStrictEqual(r.calls.filter((c) => c === "sleep 2").length, 14);
     });
 });
