@@ -6,7 +6,8 @@
 import { LabEngine, placeByRole } from "../test/lab/engine";
 import { Lab, labUnavailableReason, sshExec, startLab } from "../test/lab/lab";
 
-async function ssh(lab: Lab, i: number, cmd: string): Promise<string> {
+/** Runs a command on a lab host over SSH; fails on a non-zero exit. */
+export async function ssh(lab: Lab, i: number, cmd: string): Promise<string> {
     const h = lab.hosts[i];
     const r = await sshExec({ host: h.sshHost, port: h.sshPort, user: lab.user, privateKey: lab.privateKey }, h.hostKey, cmd);
     if (r.code !== 0) {

@@ -9,21 +9,13 @@
 // Hosts: lab-1 is left idle (the engine's build machine); lab-2..lab-6 hold the cluster and
 // lab-7..lab-11 the new machines. Both runs start from freshly started engines.
 import { LabEngine, UpResult, freshHost, placeByRole } from "../test/lab/engine";
-import { Lab, labUnavailableReason, sshExec, startLab } from "../test/lab/lab";
+import { Lab, labUnavailableReason, startLab } from "../test/lab/lab";
+import { ssh } from "./lab";
 
 const BUILDER = 0;
 const OLD = [1, 2, 3, 4, 5];
 const NEW = [6, 7, 8, 9, 10];
 const AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
-
-async function ssh(lab: Lab, i: number, cmd: string): Promise<string> {
-    const h = lab.hosts[i];
-    const r = await sshExec({ host: h.sshHost, port: h.sshPort, user: lab.user, privateKey: lab.privateKey }, h.hostKey, cmd);
-    if (r.code !== 0) {
-        throw new Error(`${h.name}: ${cmd}: ${r.stderr}`);
-    }
-    return r.stdout.trim();
-}
 
 /** The floor's swarm before its roll (not timed): managers on OLD[0..2], workers on OLD[3..4]. */
 async function floorSwarm(lab: Lab): Promise<{ manager: string; worker: string }> {

@@ -670,7 +670,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     ): command.remote.Command {
         const script = pulumi
             .all([settings.managerType, settings.workerType, settings.amiId ?? "looked-up", settings.userData])
-            .apply(([m, w, ami, data]) => renderQuorumCheck(`manager ${m}, worker ${w}, ami ${ami}, user data ${userDataDigest(data)}`));
+            .apply(([m, w, ami, data]) => renderQuorumCheck(`manager ${m}, worker ${w}, ami ${ami}, user data ${userDataDigest(data)}`, r.readyTimeoutSeconds));
         return new command.remote.Command(
             `${name}-quorum`,
             // Another manager to ask replaces it (running nothing), so that a run that only finds

@@ -63,11 +63,14 @@ export const NO_LEADER_ERROR = "does not have a leader";
 /** Docker's page on recovering a swarm that lost its quorum. */
 export const QUORUM_RECOVERY_DOCS = "https://docs.docker.com/engine/swarm/admin_guide/#recover-from-losing-the-quorum";
 
+/** What to do about a lost quorum (the messages of every check end with it). */
+const QUORUM_RECOVERY = `Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager (it keeps the swarm's services, secrets and configs, as a swarm of one manager; see ${QUORUM_RECOVERY_DOCS}), then run pulumi up again.`;
+
 /** When `docker node ls` here answers that the swarm has no leader: fails with the quorum-lost message and the recovery. */
 function failIfQuorumLost(when: string, touched: string): string[] {
     return [
         `if dkr node ls 2>&1 >/dev/null | grep -q ${shellQuote(NO_LEADER_ERROR)}; then`,
-        `  echo "pulumi-swarm: ${when}, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. ${touched} Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager (it keeps the swarm's services, secrets and configs, as a swarm of one manager; see ${QUORUM_RECOVERY_DOCS}), then run pulumi up again." >&2`,
+        `  echo "pulumi-swarm: ${when}, the swarm has lost its quorum: too few managers are online to elect a leader, and no change can be made to it. ${touched} ${QUORUM_RECOVERY}" >&2`,
         "  exit 1",
         "fi",
     ];
@@ -177,16 +180,19 @@ export const QUORUM_CHECK_SECONDS = 30;
 /**
  * Before a rolling change (a change of what the nodes are made of: their instance types, AMI
  * or user data), on a manager of the running cluster: fails, before any node is touched, when
- * the swarm has no quorum within QUORUM_CHECK_SECONDS (no leader, or a leader that reaches no
+ * the swarm has no quorum within QUORUM_CHECK_SECONDS, or the swarm's readiness time-out if
+ * shorter (no leader, or a leader that reaches no
  * majority of the managers: measured in the lab, a leader whose followers stopped still
  * answers `docker node ls` as Leader for seconds), with the recovery; or when Docker there
  * does not answer. `change` names the settings, so the script (and so the check's run)
  * changes with them.
  */
-export function renderQuorumCheck(change: string): string {
+export function renderQuorumCheck(change: string, readyTimeoutSeconds: number): string {
     if (typeof change !== "string" || !/^[A-Za-z0-9 ,._:/-]+$/.test(change)) {
         throw new Error(`change must be letters, digits, spaces, ',', '.', '_', ':', '/' or '-'; got ${JSON.stringify(change)}`);
     }
+    checkSeconds("readyTimeoutSeconds", readyTimeoutSeconds);
+    const seconds = Math.min(QUORUM_CHECK_SECONDS, readyTimeoutSeconds);
     const when = "before any node changes";
     return [
         prelude(`before the nodes change (${change}): the swarm must have a quorum`),
@@ -198,14 +204,14 @@ export function renderQuorumCheck(change: string): string {
         '  [ $((up * 2)) -gt "$total" ]',
         "}",
         "",
-        ...boundedWait("until", "quorate", QUORUM_CHECK_SECONDS, [
+        ...boundedWait("until", "quorate", seconds, [
             ...failIfQuorumLost(when, "No node is touched."),
             "if dkr node ls >/dev/null 2>&1; then",
-            `  echo "pulumi-swarm: ${when}, the swarm has lost its quorum: fewer than half of its managers are reachable (see 'docker node ls' below), and no change can be made to it. No node is touched. Start the managers that are down; if they are lost for good, run 'docker swarm init --force-new-cluster' on a surviving manager (it keeps the swarm's services, secrets and configs, as a swarm of one manager; see ${QUORUM_RECOVERY_DOCS}), then run pulumi up again." >&2`,
+            `  echo "pulumi-swarm: ${when}, the swarm has lost its quorum: fewer than half of its managers are reachable (see 'docker node ls' below), and no change can be made to it. No node is touched. ${QUORUM_RECOVERY}" >&2`,
             "  dkr node ls >&2",
             "  exit 1",
             "fi",
-            `echo "pulumi-swarm: ${when}, Docker on $(hostname) does not answer as a manager of the swarm within ${QUORUM_CHECK_SECONDS} s. No node is touched." >&2`,
+            `echo "pulumi-swarm: ${when}, Docker on $(hostname) does not answer as a manager of the swarm within ${seconds} s. No node is touched." >&2`,
             "exit 1",
         ]),
         "",

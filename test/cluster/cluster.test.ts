@@ -394,7 +394,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.deepStrictEqual([quorum.inputs.create, quorum.inputs.delete], [undefined, undefined]);
         const userData = plain<string>(m.named(`${N}-manager-0`).inputs.userData);
         const digest = createHash("sha256").update(userData).digest("hex").slice(0, 12);
-        assert.strictEqual(plain<string>(quorum.inputs.update), renderQuorumCheck(`manager t3.small, worker t3.medium, ami looked-up, user data ${digest}`));
+        assert.strictEqual(plain<string>(quorum.inputs.update), renderQuorumCheck(`manager t3.small, worker t3.medium, ami looked-up, user data ${digest}`, 600));
         // The running managers that the hosts no longer name (machines this run replaces) are
         // joined through first, in address order; one the hosts name stays in its place.
         const managers = ["manager-0", "manager-1", "manager-2"];

@@ -341,9 +341,11 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
     });
 
     it("quorum lost: a run that would change the nodes (an instance type) fails at its quorum check, with the recovery, before any node is touched; with the managers back, the undone change runs nothing", async () => {
-        const first = ok(await up({}));
+        // The check waits at most the swarm's readiness time-out: 10 s here, for the suite's time.
+        const fast = { dockerReadyTimeoutSeconds: 10 };
+        const first = ok(await up(fast));
         // The second run creates the check, running nothing (it runs only on update).
-        const second = await up({}, first);
+        const second = await up(fast, first);
         assert.deepStrictEqual([second.failures, second.steps], [[], []]);
         const t = Date.now();
         await Promise.all([lab.stopDocker(1), lab.stopDocker(2)]);
@@ -352,7 +354,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
         await until("lab-1 without a leader", 60, async () => /does not have a leader/.test((await lab.exec(0, "docker node ls 2>&1")).stdout));
         let after = second.deployment;
         try {
-            const r = await up({ managerInstanceType: "t3.medium" }, second.deployment, "quorum lost, instance type change refused");
+            const r = await up({ ...fast, managerInstanceType: "t3.medium" }, second.deployment, "quorum lost, instance type change refused");
             after = r.deployment;
             assert.deepStrictEqual(r.failures.map((f) => f.name), ["lab-quorum"]);
             assert.strictEqual(
@@ -368,7 +370,7 @@ describe("lab: SwarmCluster bootstrap for real over SSH", function () {
             await Promise.all([lab.startDocker(1), lab.startDocker(2)]);
         }
         await until("quorum back", 60, async () => (await lab.exec(0, "docker node ls >/dev/null 2>&1")).code === 0);
-        const undone = await up({}, after);
+        const undone = await up(fast, after);
         assert.deepStrictEqual([undone.failures, undone.steps], [[], []]);
         timings.push(`quorum-lost test ${Date.now() - t} ms`);
     });

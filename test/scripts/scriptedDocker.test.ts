@@ -525,7 +525,7 @@ for (const { title, uid } of USERS) describe(`the stack deploy's failed first de
 });
 
 for (const { title, uid } of USERS) describe(`the check before a rolling change, run against a scripted docker, ${title}`, () => {
-    const check = renderQuorumCheck("manager t3.medium, worker t3.large, ami looked-up, user data 0123456789ab");
+    const check = renderQuorumCheck("manager t3.medium, worker t3.large, ami looked-up, user data 0123456789ab", 600);
 
     const statuses = "node ls --filter role=manager --format {{.ManagerStatus}}";
     const recovery =
@@ -548,6 +548,13 @@ for (const { title, uid } of USERS) describe(`the check before a rolling change,
                 "No node is touched. " + recovery + "ID   HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS\n",
         );
         assert.strictEqual(r.calls.filter((c) => c === statuses).length, 15);
+    });
+
+    it("the wait is the swarm's readiness time-out when it is shorter", () => {
+        const short = renderQuorumCheck("manager t3.medium, worker t3.large, ami looked-up, user data 0123456789ab", 10);
+        const r = runChecked(short, FAKE_DOCKER_ROLL, { uid, env: { NOQUORUM: "1" } });
+        assert.strictEqual(r.code, 1);
+        assert.deepStrictEqual(r.calls.filter((c) => c === statuses).length, 5);
     });
 
     it("no leader: after its bounded wait it fails with the recovery, before any node is touched", () => {

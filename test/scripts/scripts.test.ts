@@ -88,7 +88,7 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     },
     { file: "single-manager-guard.sh", shell: "sh", render: () => renderSingleManagerGuard({ hostKey: "manager-0", fingerprint: GUARD_PRINT, allowed: false }) },
     { file: "single-manager-guard-allowed.sh", shell: "sh", render: () => renderSingleManagerGuard({ hostKey: "manager-0", fingerprint: GUARD_PRINT, allowed: true }) },
-    { file: "quorum-check.sh", shell: "sh", render: () => renderQuorumCheck("manager t3.small, worker t3.medium, ami looked-up, user data 0123456789ab") },
+    { file: "quorum-check.sh", shell: "sh", render: () => renderQuorumCheck("manager t3.small, worker t3.medium, ami looked-up, user data 0123456789ab", 600) },
     { file: "registry-auth-renewal.sh", shell: "sh", render: () => renderRegistryAuthRenewal({ registries: [ECR_REGISTRY_PATTERN, "10.77.0.2:5001"] }) },
 ];
 
