@@ -2,6 +2,7 @@
 // golden file byte for byte, and checked by shellcheck. Regenerate the golden files only
 // on purpose: UPDATE_GOLDEN=1 npm test -- --grep "host scripts"
 import * as assert from "assert";
+import { createHash } from "crypto";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -94,6 +95,18 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
 
 describe("pure: host scripts", () => {
     goldenScriptTests(cases);
+
+    it("the roll commands' scripts keep the text of the last release: a new text would run every -drain and -ready of every running cluster on its next pulumi up", () => {
+        // A `-drain` runs its script on any change of its inputs: with a new text, every node of
+        // a steady cluster would be drained, with no restart after it and no `-ready` to make it
+        // active again. Change these only with a way to key the commands' runs to the instance
+        // type alone. (SHA-256 prefixes of the golden files as of a35b509.)
+        const digest = (file: string) => createHash("sha256").update(cases.find((c) => c.file === file)!.render()).digest("hex").slice(0, 16);
+        assert.deepStrictEqual(
+            ["before-restart.sh", "before-restart-worker.sh", "after-restart.sh"].map(digest),
+            ["b6f9e7f53c370305", "0a0cdd78bf702a96", "027048678863f239"],
+        );
+    });
 
     it("the single-manager guard: prints its fingerprint when created or unchanged; a changed one fails with its message, unless allowed", () => {
         const run = (allowed: boolean, previous?: string) => {
