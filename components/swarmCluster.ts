@@ -34,8 +34,8 @@ export interface SwarmClusterArgs {
     readonly maxUnavailableWorkers?: number;
     /**
      * With one manager, a change that would replace it (an explicit `amiId`, `dockerVersion`,
-     * its subnet, the SSH key) fails before anything is changed: no other manager holds the swarm's state, so
-     * the new manager would start a new, empty swarm. Set this to accept that loss. With 3 or
+     * its subnet, the SSH key) fails before anything is changed: no other manager holds the
+     * swarm's state, so the new manager would start a new, empty swarm. Set this to accept that loss. With 3 or
      * more managers a replaced manager joins through the others and this does not apply.
      * @default false
      */
@@ -54,9 +54,10 @@ export interface SwarmClusterArgs {
      * An AMI to use instead of the looked-up one; it must be the `os` above. A change of it
      * replaces the nodes, one after another: each new machine joins the swarm through the
      * running managers, then the old node is drained, demoted and removed, and the old
-     * machines leave and are terminated at the end of the run. Without it, each node keeps the AMI it was created with: a newer
-     * image published by Canonical reaches new and replaced nodes only (`nodeAmis` and
-     * `newNodeAmis` show the drift; set `amiId` to roll the nodes to one). So a change of
+     * machines leave and are terminated at the end of the run. Without it, each node keeps the
+     * AMI it was created with: a newer image published by Canonical reaches new nodes, and
+     * nodes that a change replaces (`pulumi up --replace` keeps the node's AMI); `nodeAmis` and
+     * `newNodeAmis` show the drift; set `amiId` to roll the nodes to one. So a change of
      * instance type to another CPU architecture (t3 to t4g) needs an `amiId` of that
      * architecture: the nodes keep the image they were created with.
      * @default the newest Canonical Ubuntu 24.04 AMI when the node is created
