@@ -3,7 +3,8 @@
 // the same swarm safely (init; read both tokens; the managers join one after the other, as
 // Raft needs, while every worker joins in parallel), in the same process, against the same
 // hosts. N nodes = 3 managers + (N - 3) workers.
-import { LabEngine, placeByRole } from "../test/lab/engine";
+import type { SwarmClusterArgs } from "../components";
+import { LabEngine, UpResult, placeByRole } from "../test/lab/engine";
 import { Lab, labUnavailableReason, sshExec, startLab } from "../test/lab/lab";
 
 /** Runs a command on a lab host over SSH; fails on a non-zero exit. */
@@ -30,26 +31,36 @@ async function floor(lab: Lab, n: number): Promise<number> {
     return Date.now() - t;
 }
 
+/** The benchmarks' cluster: 3 managers and `workers` workers on lab hosts, reached as root. */
+export function benchClusterArgs(lab: Lab, workers: number): SwarmClusterArgs {
+    return {
+        adminCidrBlocks: ["10.77.0.0/16"],
+        sshUser: "root",
+        sshPublicKey: "ssh-ed25519 AAAAbench",
+        sshPrivateKey: lab.privateKey,
+        managerCount: 3,
+        workerCount: workers,
+    };
+}
+
+/** A run's time from its first remote command's start to its last one's end. */
+export function commandSpan(r: UpResult): number {
+    const commands = r.steps.filter((s) => s.type === "command:remote:Command");
+    return Math.max(...commands.map((s) => s.at + s.ms)) - Math.min(...commands.map((s) => s.at));
+}
+
 async function component(lab: Lab, n: number): Promise<number> {
     const engine = new LabEngine(lab, placeByRole(3));
     const r = await engine.up(async () => {
         const { SwarmCluster } = await import("../components");
-        new SwarmCluster("bench", {
-            adminCidrBlocks: ["10.77.0.0/16"],
-            sshUser: "root",
-            sshPublicKey: "ssh-ed25519 AAAAbench",
-            sshPrivateKey: lab.privateKey,
-            managerCount: 3,
-            workerCount: n - 3,
-        });
+        new SwarmCluster("bench", benchClusterArgs(lab, n - 3));
     });
     if (r.failures.length > 0) {
         throw new Error(JSON.stringify(r.failures));
     }
     // The time from the first command to the last: the bootstrap itself (the run also launches
     // the instances, which the floor does not).
-    const commands = r.steps.filter((s) => s.type === "command:remote:Command");
-    return Math.max(...commands.map((s) => s.at + s.ms)) - Math.min(...commands.map((s) => s.at));
+    return commandSpan(r);
 }
 
 async function joined(lab: Lab, n: number): Promise<void> {

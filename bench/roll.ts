@@ -10,7 +10,7 @@
 // lab-7..lab-11 the new machines. Both runs start from freshly started engines.
 import { LabEngine, UpResult, freshHost, placeByRole } from "../test/lab/engine";
 import { Lab, labUnavailableReason, startLab } from "../test/lab/lab";
-import { ssh } from "./lab";
+import { benchClusterArgs, commandSpan, ssh } from "./lab";
 
 const BUILDER = 0;
 const OLD = [1, 2, 3, 4, 5];
@@ -54,12 +54,7 @@ function program(lab: Lab, amiId?: string) {
     return async () => {
         const { SwarmCluster } = await import("../components");
         new SwarmCluster("bench", {
-            adminCidrBlocks: ["10.77.0.0/16"],
-            sshUser: "root",
-            sshPublicKey: "ssh-ed25519 AAAAbench",
-            sshPrivateKey: lab.privateKey,
-            managerCount: 3,
-            workerCount: 2,
+            ...benchClusterArgs(lab, 2),
             amiId,
             loadBalancer: { enabled: false },
             registry: { kind: "external", address: lab.registry },
@@ -110,8 +105,7 @@ export async function rollBench(): Promise<void> {
             const r = ok(await engine.up(program(lab, "ami-0bbbbbbbbbbbbbbb2"), first.deployment));
             // From the first command to the last, old machines' deletes included: what the floor
             // does (the run also launches and terminates the instances, which the floor does not).
-            const cmds = r.steps.filter((s) => s.type === "command:remote:Command");
-            commands.push(Math.max(...cmds.map((s) => s.at + s.ms)) - Math.min(...cmds.map((s) => s.at)));
+            commands.push(commandSpan(r));
             whole.push(r.ms);
             await nodesReady(lab, NEW[0]);
         }
