@@ -12,8 +12,15 @@ export interface SwarmLoadBalancerArgs {
     readonly subnetIds: pulumi.Input<string>[];
     /** The nodes' security group: routes make it admit the load balancer's group on their published ports, and on nothing else. */
     readonly nodeSecurityGroupId: pulumi.Input<string>;
-    /** Every node's instance ID: each route's target group registers them all (the swarm's routing mesh answers on every node). */
-    readonly instanceIds: pulumi.Input<string>[];
+    /**
+     * Every node's instance ID: each route's target group registers them all (the swarm's routing
+     * mesh answers on every node). Give them by node key (what SwarmCluster does): a node
+     * added or removed then touches only its own registrations. A list is keyed by position, so
+     * removing a node from its middle moves the others' registrations, and a registration's
+     * replacement deregisters the instance at the end of the run even when another key now
+     * holds it: give a list only for a fixed set of nodes.
+     */
+    readonly instanceIds: pulumi.Input<string>[] | Readonly<Record<string, pulumi.Input<string>>>;
     /**
      * An ACM certificate for HTTPS. When given, an HTTPS listener on 443 takes the routes and
      * HTTP on 80 only redirects (301) to HTTPS. Whether it is given decides the listeners; its
@@ -35,6 +42,15 @@ export interface SwarmLoadBalancerArgs {
     readonly deletionProtection?: pulumi.Input<boolean>;
     /** Extra tags for every resource that takes tags (each also gets `Name`: its resource name). @default {} */
     readonly tags?: Record<string, string>;
+}
+
+/**
+ * The AWS name of the load balancer `SwarmLoadBalancer(name)` makes: 32 characters at most, so a
+ * short hash of the project, stack and name instead of Pulumi's random suffix. It is fixed, so
+ * the nodes' scripts find the load balancer by it without waiting for it to exist.
+ */
+export function loadBalancerAwsName(name: string): string {
+    return shortAwsName(name, [pulumi.getProject(), pulumi.getStack(), name, "application", "internet-facing"]);
 }
 
 /**
@@ -84,7 +100,7 @@ export class SwarmLoadBalancer extends pulumi.ComponentResource {
         const alb = new aws.lb.LoadBalancer(
             name,
             {
-                name: shortAwsName(name, [pulumi.getProject(), pulumi.getStack(), name, "application", "internet-facing"]),
+                name: loadBalancerAwsName(name),
                 loadBalancerType: "application",
                 internal: false,
                 ipAddressType: "ipv4",
@@ -139,7 +155,7 @@ export class SwarmLoadBalancer extends pulumi.ComponentResource {
             dnsName: alb.dnsName,
             securityGroupId: sg.id,
             nodeSecurityGroupId: args.nodeSecurityGroupId,
-            instanceIds: args.instanceIds,
+            instanceIds: Array.isArray(args.instanceIds) ? Object.fromEntries(args.instanceIds.map((id, i) => [String(i), id])) : args.instanceIds,
             tags: args.tags,
         };
         this.registerOutputs({
@@ -265,9 +281,13 @@ export function declareRoutes(
             { parent },
         );
         resources.push(group);
-        target.instanceIds.forEach((instanceId, i) => {
+        // One attachment per node key. Its name was `<route>-<position>` before nodes were keyed:
+        // the alias adopts such an attachment in place (same position, same instance) instead
+        // of replacing it, which would register the instance again and then deregister it.
+        Object.entries(target.instanceIds).forEach(([key, instanceId], i) => {
+            const aliases = key === String(i) ? [] : [{ name: `${resourceName}-${i}` }];
             resources.push(
-                new aws.lb.TargetGroupAttachment(`${resourceName}-${i}`, { targetGroupArn: group.arn, targetId: instanceId, port: t.port }, { parent }),
+                new aws.lb.TargetGroupAttachment(`${resourceName}-${key}`, { targetGroupArn: group.arn, targetId: instanceId, port: t.port }, { parent, aliases }),
             );
         });
         resources.push(

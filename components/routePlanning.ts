@@ -203,3 +203,28 @@ export function shortAwsName(base: string, identity: readonly (string | number)[
         .replace(/-+$/, "");
     return clean === "" ? hash : `${clean}-${hash}`;
 }
+
+/** The ELBv2 calls a node's scripts make to take it out of the load balancer (components/scripts/loadBalancerTargets.ts). */
+export const NODE_LOAD_BALANCER_READS = ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"] as const;
+
+/**
+ * The node role's policy for those calls: the reads (which take no resource), and
+ * DeregisterTargets only on target groups tagged with this cluster (every route's target group
+ * carries the cluster's tag, `tagKey`), so a node can take nodes out of its own cluster's
+ * load balancer and nothing else.
+ */
+export function planNodeLoadBalancerPolicy(tagKey: string, clusterName: string): object {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ReadTargetHealth", Effect: "Allow", Action: [...NODE_LOAD_BALANCER_READS], Resource: "*" },
+            {
+                Sid: "DeregisterOwnNodes",
+                Effect: "Allow",
+                Action: ["elasticloadbalancing:DeregisterTargets"],
+                Resource: "arn:aws:elasticloadbalancing:*:*:targetgroup/*",
+                Condition: { StringEquals: { [`aws:ResourceTag/${tagKey}`]: clusterName } },
+            },
+        ],
+    };
+}

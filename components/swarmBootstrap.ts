@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { SwarmArgumentError, throwIfAny } from "./errors";
 import { VALID_MANAGER_COUNTS } from "./validation";
-import { renderMemberCreate, renderMemberDelete, renderRemoverDelete } from "./scripts/membership";
+import { MembershipScriptArgs, renderMemberCreate, renderMemberDelete, renderRemoverDelete } from "./scripts/membership";
 import { parseSwarmInitOutput, renderSwarmInit } from "./scripts/swarmInit";
 import { SwarmRole, parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "./scripts/swarmJoin";
 
@@ -75,6 +75,15 @@ export interface SwarmBootstrapArgs {
      * @default []
      */
     readonly joinThrough?: pulumi.Input<string[]>;
+    /**
+     * The AWS name of the Application Load Balancer whose target groups hold these hosts (every
+     * host's `machineId` then being its EC2 instance ID, and the host's instance role allowed
+     * the calls of `planNodeLoadBalancerPolicy`): a node leaving the swarm, or retired by the
+     * machine that replaces it, is deregistered from the target groups, and the ALB has let
+     * it go, before it is drained (components/scripts/loadBalancerTargets.ts).
+     * @default none: no node is deregistered before it drains
+     */
+    readonly loadBalancerName?: string;
 }
 
 export const BOOTSTRAP_DEFAULTS = {
@@ -199,6 +208,14 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                 `hosts[${keyless}].privateKey`,
                 undefined,
                 "must be given when the bootstrap has no privateKey: every command connects over SSH with a key; give privateKey or one per host",
+            );
+        }
+        const machineless = args.loadBalancerName === undefined ? -1 : args.hosts.findIndex((h) => h.machineId === undefined);
+        if (machineless >= 0) {
+            throw new SwarmArgumentError(
+                `hosts[${machineless}].machineId`,
+                undefined,
+                "must be the host's EC2 instance ID when loadBalancerName is given: a leaving node is deregistered from the load balancer by it; give machineId or leave loadBalancerName out",
             );
         }
         super("swarm:index:SwarmBootstrap", name, {}, opts);
@@ -339,6 +356,12 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
             );
         }
 
+        const memberArgs = (h: SwarmHost, nodeId: string, machineId: string | undefined): MembershipScriptArgs => ({
+            hostKey: h.key,
+            nodeId,
+            role: h.role,
+            ...(args.loadBalancerName !== undefined ? { loadBalancer: { name: args.loadBalancerName, instanceId: machineId! } } : {}),
+        });
         let firstMember: command.remote.Command | undefined;
         for (const h of [first, ...args.hosts.filter((x) => x !== first)]) {
             const side = sideOf(h);
@@ -350,8 +373,8 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                 `${name}-member-${h.key}`,
                 {
                     connection: connect(side),
-                    create: nodeId.apply((id) => renderMemberCreate({ hostKey: h.key, nodeId: id, role: h.role }, drainSeconds)),
-                    delete: nodeId.apply((id) => renderMemberDelete({ hostKey: h.key, nodeId: id, role: h.role }, drainSeconds)),
+                    create: pulumi.all([nodeId, h.machineId]).apply(([id, machine]) => renderMemberCreate(memberArgs(h, id, machine), drainSeconds)),
+                    delete: pulumi.all([nodeId, h.machineId]).apply(([id, machine]) => renderMemberDelete(memberArgs(h, id, machine), drainSeconds)),
                     triggers: identity(h),
                     addPreviousOutputInEnv: false,
                 },

@@ -3,8 +3,9 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { SwarmLoadBalancer } from "./loadBalancer";
+import { SwarmLoadBalancer, loadBalancerAwsName } from "./loadBalancer";
 import { NodePlacement, SecurityRule, planNodeSecurityRules, planPlacement, planRestartOrder } from "./planning";
+import { planNodeLoadBalancerPolicy } from "./routePlanning";
 import { renderCloudInit } from "./scripts/cloudInit";
 import { renderSingleManagerGuard } from "./scripts/guard";
 import { renderAfterRestart, renderBeforeRestart, renderQuorumCheck } from "./scripts/roll";
@@ -376,6 +377,14 @@ export class SwarmCluster extends pulumi.ComponentResource {
         ]) {
             new aws.iam.RolePolicyAttachment(`${name}-node-${key}`, { role: role.name, policyArn: arn }, { parent: this });
         }
+        if (settings.loadBalancer) {
+            // Nodes take themselves out of the load balancer before they drain.
+            new aws.iam.RolePolicy(
+                `${name}-node-elb`,
+                { role: role.id, policy: JSON.stringify(planNodeLoadBalancerPolicy(CLUSTER_TAG, name)) },
+                { parent: this },
+            );
+        }
         const profile = new aws.iam.InstanceProfile(`${name}-node`, { role: role.name, tags: tagsFor(`${name}-node`) }, { parent: this });
 
         // SSH key: the user's, or a generated ed25519 pair.
@@ -492,6 +501,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 drainTimeoutSeconds: args.drainTimeoutSeconds ?? d.drainTimeoutSeconds,
                 connectAfter: ruleResources,
                 joinThrough: running.addresses,
+                loadBalancerName: settings.loadBalancer ? loadBalancerAwsName(`${name}-alb`) : undefined,
             },
             { parent: this },
         );
@@ -509,7 +519,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                     vpcId,
                     subnetIds,
                     nodeSecurityGroupId: sg.id,
-                    instanceIds: instances.map((i) => i.instance.id),
+                    instanceIds: Object.fromEntries(instances.map((i) => [i.placement.key, i.instance.id])),
                     certificateArn: lb.certificateArn,
                     sslPolicy: lb.sslPolicy,
                     ingressCidrBlocks: lb.ingressCidrBlocks,

@@ -85,8 +85,12 @@ export interface LoadBalancerTarget {
     readonly securityGroupId: pulumi.Input<string>;
     /** The nodes' security group. */
     readonly nodeSecurityGroupId: pulumi.Input<string>;
-    /** Every node's instance ID: each route's target group registers them all (the routing mesh answers on every node). */
-    readonly instanceIds: pulumi.Input<string>[];
+    /**
+     * Every node's instance ID, by a key that stays with its node (the cluster's node keys, such
+     * as "worker-0"): each route's target group registers them all (the routing mesh answers on
+     * every node), one attachment per key, so adding or removing a node touches only its own.
+     */
+    readonly instanceIds: Readonly<Record<string, pulumi.Input<string>>>;
     /** Tags for the route resources (each also gets `Name`: its resource name). @default {} */
     readonly tags?: Record<string, string>;
 }

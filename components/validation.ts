@@ -52,7 +52,7 @@ export interface LoadBalancerArgsToValidate {
     readonly vpcId?: pulumi.Input<string>;
     readonly subnetIds?: readonly pulumi.Input<string>[];
     readonly nodeSecurityGroupId?: pulumi.Input<string>;
-    readonly instanceIds?: readonly pulumi.Input<string>[];
+    readonly instanceIds?: readonly pulumi.Input<string>[] | Readonly<Record<string, pulumi.Input<string>>>;
     readonly certificateArn?: pulumi.Input<string>;
     readonly sslPolicy?: pulumi.Input<string>;
     readonly ingressCidrBlocks?: readonly string[];
@@ -406,10 +406,12 @@ function registryProblems(reg: ClusterRegistryArgsToValidate | undefined, proble
  */
 export function validateLoadBalancerArgs(args: LoadBalancerArgsToValidate): void {
     const problems = loadBalancerProblems(args, "");
-    for (const field of ["subnetIds", "instanceIds"] as const) {
-        if (!Array.isArray(args[field])) {
-            problems.push(new SwarmArgumentError(field, args[field], "is required and must be a list"));
-        }
+    if (!Array.isArray(args.subnetIds)) {
+        problems.push(new SwarmArgumentError("subnetIds", args.subnetIds, "is required and must be a list"));
+    }
+    const ids = args.instanceIds;
+    if (ids === null || typeof ids !== "object") {
+        problems.push(new SwarmArgumentError("instanceIds", ids, "is required: every node's instance ID, by node key (or a list)"));
     }
     const subnets = args.subnetIds;
     if (Array.isArray(subnets)) {
@@ -424,15 +426,19 @@ export function validateLoadBalancerArgs(args: LoadBalancerArgsToValidate): void
             }
         });
     }
-    if (Array.isArray(args.instanceIds)) {
-        if (args.instanceIds.length === 0) {
-            problems.push(new SwarmArgumentError("instanceIds", args.instanceIds, "must list every node's instance ID (each route sends traffic to all of them)"));
+    if (ids !== null && typeof ids === "object") {
+        const entries: [string, pulumi.Input<string>][] = Array.isArray(ids) ? ids.map((s, i) => [`[${i}]`, s]) : Object.entries(ids).map(([k, s]) => [`.${k}`, s]);
+        if (entries.length === 0) {
+            problems.push(new SwarmArgumentError("instanceIds", ids, "must hold every node's instance ID (each route sends traffic to all of them)"));
         }
-        args.instanceIds.forEach((s, i) => {
-            if (isKnown(s) && !/^i-[0-9a-f]{8,17}$/.test(s)) {
-                problems.push(new SwarmArgumentError(`instanceIds[${i}]`, s, 'must be an instance ID such as "i-0123456789abcdef0"'));
+        for (const [at, s] of entries) {
+            if (!Array.isArray(ids) && !/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(at.slice(1))) {
+                problems.push(new SwarmArgumentError(`instanceIds${at}`, s, 'must be keyed by a node key: 1-40 lower-case letters, digits or "-", such as "worker-0"'));
             }
-        });
+            if (isKnown(s) && !/^i-[0-9a-f]{8,17}$/.test(s)) {
+                problems.push(new SwarmArgumentError(`instanceIds${at}`, s, 'must be an instance ID such as "i-0123456789abcdef0"'));
+            }
+        }
     }
     if (args.vpcId === undefined) {
         problems.push(new SwarmArgumentError("vpcId", undefined, "is required: the VPC of the subnets and the nodes"));

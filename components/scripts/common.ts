@@ -115,14 +115,55 @@ export function movedAwayFunctions(): string {
 }
 
 /**
- * Drains a node (`nodeUpdate`, movedAwayFunctions) and waits, bounded, until its tasks have
- * moved: none meant to run there, and every service that had all its tasks running before the
- * drain has them running again on other nodes, so the next node out never takes the last
- * running copy of a service with it. After `timeoutSeconds` it warns (`what` happens anyway) and
- * goes on.
+ * `spreadOut <node> <seconds> <what>`: Swarm stops every task of a node at once when it drains,
+ * and never moves running tasks to even out the nodes on its own: after an earlier drain, all
+ * the tasks of a service can run on one node (measured in the lab: an instance-type roll
+ * drained one of two workers, both API tasks ran on the other from then on, and the next
+ * drain of that worker stopped them together). So every replicated service that wants 2 or
+ * more tasks and runs all of them on the node is redeployed first (`service update --force`:
+ * its own update order, `update_config`, and the scheduler spreads the new tasks over the
+ * active nodes), and the script waits, bounded, until one of its tasks runs on another node.
+ * `docker stack deploy` keeps the service's ForceUpdate counter, so a later deploy of the same
+ * file restarts nothing (docker/cli stack deploy_composefile.go `deployServices`).
+ */
+export function spreadOutFunctions(): string {
+    return [
+        "elsewhere() {",
+        "  dkr service ps \"$1\" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | awk -v h=\"$2\" '$1 != h && $2 == \"Running\" { found = 1 } END { exit !found }'",
+        "}",
+        "spreadOut() {",
+        "  host=$(dkr node inspect \"$1\" --format '{{.Description.Hostname}}')",
+        "  for s in $(dkr node ps \"$1\" --filter desired-state=running --format '{{.Name}}' | sed 's/\\.[0-9]*$//' | sort -u); do",
+        "    want=$(dkr service ls --filter \"name=$s\" --format '{{.Name}} {{.Mode}} {{.Replicas}}' | awk -v s=\"$s\" '$1 == s && $2 == \"replicated\" { split($3, r, \"/\"); print r[2] }')",
+        '    [ "${want:-0}" -ge 2 ] || continue',
+        '    ! elsewhere "$s" "$host" || continue',
+        '    dkr service update --force --detach "$s" >/dev/null',
+        "    i=0",
+        '    until elsewhere "$s" "$host"; do',
+        "      i=$((i + 1))",
+        `      if [ "$i" -ge $(( ($2 + ${POLL_SECONDS} - 1) / ${POLL_SECONDS} )) ]; then`,
+        '        echo "pulumi-swarm: warning: $s still runs all its tasks on $3 after $2 s of redeploying it; they stop together when it drains." >&2',
+        "        break",
+        "      fi",
+        `      sleep ${POLL_SECONDS}`,
+        "    done",
+        "  done",
+        "}",
+        "",
+    ].join("\n");
+}
+
+/**
+ * Drains a node (`nodeUpdate`, movedAwayFunctions, spreadOutFunctions) and waits, bounded, until
+ * its tasks have moved: none meant to run there, and every service that had all its tasks
+ * running before the drain has them running again on other nodes, so the next node out never
+ * takes the last running copy of a service with it. Before the drain, a service with all its
+ * tasks on the node is spread out first (spreadOut). After `timeoutSeconds` it warns (`what`
+ * happens anyway) and goes on.
  */
 export function drainAndWait(node: string, hostKey: string, timeoutSeconds: number, what: string): string[] {
     return [
+        `spreadOut ${node} ${timeoutSeconds} "${hostKey}"`,
         "before=$(convergedServices)",
         `nodeUpdate --availability drain ${node}`,
         ...boundedWait("until", `movedAway ${node}`, timeoutSeconds, [

@@ -9,8 +9,10 @@ import {
     drainAndWait,
     movedAwayFunctions,
     prelude,
+    spreadOutFunctions,
     takeMembershipLock,
 } from "./common";
+import { INSTANCE_LABEL, loadBalancerTargetFunctions, readInstanceLabel } from "./loadBalancerTargets";
 import { SwarmRole } from "./swarmJoin";
 
 /**
@@ -25,11 +27,22 @@ export interface MembershipScriptArgs {
     readonly hostKey: string;
     readonly nodeId: string;
     readonly role: SwarmRole;
+    /**
+     * The cluster's Application Load Balancer (its AWS name) and this node's EC2 instance ID:
+     * the node carries the ID as its label INSTANCE_LABEL, and a node is deregistered from the
+     * load balancer's target groups before it is drained (loadBalancerTargetFunctions).
+     * @default none: nothing is deregistered, and the scripts are what they were without it
+     */
+    readonly loadBalancer?: { readonly name: string; readonly instanceId: string };
 }
 
 function check(args: MembershipScriptArgs): void {
     checkWord("hostKey", args.hostKey);
     checkWord("nodeId", args.nodeId);
+    if (args.loadBalancer !== undefined) {
+        checkWord("loadBalancer.name", args.loadBalancer.name);
+        checkWord("loadBalancer.instanceId", args.loadBalancer.instanceId);
+    }
     if (args.role !== "manager" && args.role !== "worker") {
         throw new Error(`role must be "manager" or "worker"; got ${JSON.stringify(args.role)}`);
     }
@@ -69,7 +82,9 @@ export const DEMOTED_TIMEOUT_SECONDS = 120;
  *
  * Then it retires every other node of the same host key: the machine this one replaces
  * (still up: Pulumi deletes the old machine's resources only at the end of the run) or one
- * that died. Each is drained (bounded: its tasks run on other nodes first, drainAndWait), demoted if it
+ * that died. Each is taken out of the load balancer (with `loadBalancer`: it is deregistered
+ * from its target groups, by its instance label, and the ALB has let it go), drained (bounded:
+ * its tasks run on other nodes first, drainAndWait), demoted if it
  * is a manager, and once the managers record it as a worker (its Raft membership gone),
  * removed with `--force`. The new node is in the swarm before the old one goes, one node at a
  * time (the membership lock), and the old machine's own commands find nothing left to do
@@ -84,16 +99,28 @@ export function renderMemberCreate(args: MembershipScriptArgs, drainTimeoutSecon
     checkSeconds("drainTimeoutSeconds", drainTimeoutSeconds);
     const id = shellQuote(args.nodeId);
     const fail = (what: string) => [`echo "pulumi-swarm: ${what}; see 'docker node ls' below." >&2`, "dkr node ls >&2 || true", "exit 1"];
+    const lb = args.loadBalancer;
     return [
         prelude(`${args.hostKey} (node ${args.nodeId}) is labelled, active, and a ${args.role}; other nodes of ${args.hostKey} are retired`),
         nodeUpdateFunction(),
-        `nodeUpdate --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)} --role ${args.role} ${id}`,
+        `nodeUpdate --availability active --label-add ${shellQuote(`${HOST_LABEL}=${args.hostKey}`)}${
+            lb ? ` --label-add ${shellQuote(`${INSTANCE_LABEL}=${lb.instanceId}`)}` : ""
+        } --role ${args.role} ${id}`,
         "# Other nodes of this host key: the machine this one replaces, or one that died.",
         `others=$(dkr node ls -q --filter ${shellQuote(`node.label=${HOST_LABEL}=${args.hostKey}`)} | grep -vx ${id} || true)`,
         '[ -n "$others" ] || exit 0',
         takeMembershipLock(),
         movedAwayFunctions(),
+        spreadOutFunctions(),
+        ...(lb ? [loadBalancerTargetFunctions(lb.name)] : []),
         'for other in $others; do',
+        ...(lb
+            ? [
+                  "  # Out of the load balancer first: its tasks stop when it drains.",
+                  `  ${readInstanceLabel('"$other"')}`,
+                  `  [ -z "$inst" ] || lbOut "$inst" "the node that ${args.hostKey} replaces ($other)"`,
+              ]
+            : []),
         ...drainAndWait('"$other"', `the node that ${args.hostKey} replaces ($other)`, drainTimeoutSeconds, "it is removed").map((l) => `  ${l}`),
         `  if [ "$(dkr node inspect "$other" --format '{{.Spec.Role}}')" = manager ]; then`,
         ...retried('dkr node demote "$other"', DEMOTE_ATTEMPTS, fail(`could not demote the node that ${args.hostKey} replaces ($other); it stays a manager`)).map((l) => `    ${l}`),
@@ -111,8 +138,9 @@ export function renderMemberCreate(args: MembershipScriptArgs, drainTimeoutSecon
 export const DEMOTE_ATTEMPTS = 10;
 
 /**
- * Before a node leaves: drain it and wait (bounded) until its tasks run elsewhere
- * (drainAndWait), so its services are rescheduled first; then demote it if it is a manager.
+ * Before a node leaves: take it out of the load balancer (with `loadBalancer`), drain it and
+ * wait (bounded) until its tasks run elsewhere (drainAndWait), so its services are rescheduled
+ * first; then demote it if it is a manager.
  */
 export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSeconds: number): string {
     check(args);
@@ -126,6 +154,10 @@ export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSecon
         "fi",
         nodeUpdateFunction(),
         movedAwayFunctions(),
+        spreadOutFunctions(),
+        ...(args.loadBalancer
+            ? [loadBalancerTargetFunctions(args.loadBalancer.name), `lbOut ${shellQuote(args.loadBalancer.instanceId)} ${shellQuote(args.hostKey)}`]
+            : []),
         ...drainAndWait(id, args.hostKey, drainTimeoutSeconds, "it leaves"),
         `if [ "$(dkr node inspect ${id} --format '{{.Spec.Role}}')" = manager ]; then`,
         ...retried(`dkr node demote ${id}`, DEMOTE_ATTEMPTS, [

@@ -58,6 +58,7 @@ const base = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 1,
     "aws:iam/role:Role": 1,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 2,
+    "aws:iam/rolePolicy:RolePolicy": 1,
     "aws:iam/instanceProfile:InstanceProfile": 1,
     "tls:index/privateKey:PrivateKey": 1,
     "aws:ec2/keyPair:KeyPair": 1,
@@ -209,6 +210,43 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             m.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((a) => a.inputs.policyArn).sort(),
             ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
         );
+    });
+
+    it("lets a node take nodes of this cluster, and only those, out of the load balancer: the reads, and DeregisterTargets on groups tagged with the cluster", () => {
+        const policy = m.named(`${N}-node-elb`, "aws:iam/rolePolicy:RolePolicy");
+        assert.strictEqual(policy.inputs.role, `${N}-node-id`);
+        assert.deepStrictEqual(JSON.parse(String(policy.inputs.policy)), {
+            Version: "2012-10-17",
+            Statement: [
+                {
+                    Sid: "ReadTargetHealth",
+                    Effect: "Allow",
+                    Action: ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"],
+                    Resource: "*",
+                },
+                {
+                    Sid: "DeregisterOwnNodes",
+                    Effect: "Allow",
+                    Action: ["elasticloadbalancing:DeregisterTargets"],
+                    Resource: "arn:aws:elasticloadbalancing:*:*:targetgroup/*",
+                    Condition: { StringEquals: { "aws:ResourceTag/pulumi-swarm:cluster": N } },
+                },
+            ],
+        });
+    });
+
+    it("each member labels its node with its instance ID and takes a leaving or replaced node out of the ALB (found by its AWS name) before the drain", () => {
+        const albName = String(m.named(`${N}-alb`, "aws:lb/loadBalancer:LoadBalancer").inputs.name);
+        for (const key of ["manager-0", "manager-1", "worker-0"]) {
+            const member = cmd(`member-${key}`);
+            const create = script(member, "create");
+            const del = script(member, "delete");
+            assert.match(create, new RegExp(`--label-add pulumi-swarm\\.instance=${N}-${key}-id `));
+            for (const s of [create, del]) assert.ok(s.includes(`\nlbName=${albName}\n`), `${key}: ${albName}`);
+            // Out of the load balancer, then drained.
+            assert.ok(create.indexOf('lbOut "$inst"') > 0 && create.indexOf('lbOut "$inst"') < create.indexOf('nodeUpdate --availability drain "$other"'), key);
+            assert.ok(del.indexOf(`lbOut ${N}-${key}-id ${key}`) > 0 && del.indexOf(`lbOut ${N}-${key}-id ${key}`) < del.indexOf("nodeUpdate --availability drain"), key);
+        }
     });
 
     it("generates an ed25519 key and registers its public half as the EC2 key pair", () => {
@@ -632,9 +670,9 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         });
         const provider = "urn:pulumi:stack::project::pulumi:providers:aws::eu-west-1::eu-west-1-id";
         const children = monitor.records.filter((r) => !r.type.startsWith("pulumi:providers:"));
-        // the base 30, 2 instances, the manager's Elastic IP, 5 bootstrap commands, and a ready
+        // the base 31, 2 instances, the manager's Elastic IP, 5 bootstrap commands, and a ready
         // for each node and a drain for the worker, and the lone manager's guard
-        assert.strictEqual(children.length, 42);
+        assert.strictEqual(children.length, 43);
         for (const r of children) {
             assert.strictEqual(r.protect, true, `${r.type} ${r.name} is not protected`);
             assert.strictEqual(r.provider, r.type.startsWith("aws:") ? provider : "", `${r.type} ${r.name}`);

@@ -106,7 +106,8 @@ describe("mock: SwarmLoadBalancer", function () {
         assert.strictEqual(await unwrap(pulumi.output(t.listenerArn)), `${ELB}:listener/app/edge-http/50dc6c495c0c9188/f2f7dc8efc522ab2`);
         assert.strictEqual(await unwrap(pulumi.output(t.securityGroupId)), "edge-sg-id");
         assert.strictEqual(t.nodeSecurityGroupId, NODE_SG);
-        assert.deepStrictEqual(t.instanceIds, INSTANCES);
+        // A list is keyed by position.
+        assert.deepStrictEqual(t.instanceIds, { "0": "i-0000000000000000a", "1": "i-0000000000000000b", "2": "i-0000000000000000c" });
         assert.strictEqual(await unwrap(lb.dnsName), "edge-996e4fd6-1234567890.us-east-1.elb.amazonaws.com");
         assert.strictEqual(await unwrap(lb.listenerArn), `${ELB}:listener/app/edge-http/50dc6c495c0c9188/f2f7dc8efc522ab2`);
     });
@@ -436,7 +437,14 @@ describe("mock: SwarmCluster's load balancer, registry and stack target", functi
             assert.strictEqual(await unwrap(pulumi.output(lb.listenerArn)), `${ELB}:listener/app/prod-alb-http/50dc6c495c0c9188/f2f7dc8efc522ab2`);
             assert.strictEqual(await unwrap(pulumi.output(lb.nodeSecurityGroupId)), "prod-nodes-id");
             assert.strictEqual(await unwrap(pulumi.output(lb.vpcId)), "prod-vpc-id");
-            assert.deepStrictEqual(await unwrap(pulumi.all(lb.instanceIds)), ["manager-0", "manager-1", "manager-2", "worker-0", "worker-1"].map((k) => `prod-${k}-id`));
+            // By node key: a node added or removed touches only its own registrations.
+            assert.deepStrictEqual(await unwrap(pulumi.all(lb.instanceIds)), {
+                "manager-0": "prod-manager-0-id",
+                "manager-1": "prod-manager-1-id",
+                "manager-2": "prod-manager-2-id",
+                "worker-0": "prod-worker-0-id",
+                "worker-1": "prod-worker-1-id",
+            });
             // printf 'project\nstack\nprod-alb\napplication\ninternet-facing' | sha256sum: 37a44595...
             assert.strictEqual(String(m.named("prod-alb", "aws:lb/loadBalancer:LoadBalancer").inputs.name), "prod-alb-37a44595");
             assert.strictEqual(await unwrap(cluster.loadBalancerDnsName), "prod-alb-37a44595-1234567890.us-east-1.elb.amazonaws.com");
@@ -474,6 +482,11 @@ describe("mock: SwarmCluster's load balancer, registry and stack target", functi
             registry: { kind: "external", address: "registry.example.com:5000", username: "ci", password: "hunter2" },
         });
         assert.deepStrictEqual(monitor.records.filter((r) => r.type.startsWith("aws:lb/") || r.type === "swarm:index:SwarmLoadBalancer"), []);
+        // Nothing to take nodes out of: no policy for it, and the members' scripts do not try.
+        assert.deepStrictEqual(monitor.ofType("aws:iam/rolePolicy:RolePolicy"), []);
+        for (const r of monitor.ofType("command:remote:Command").filter((c) => c.name.startsWith("ext-swarm-member-"))) {
+            assert.doesNotMatch(`${plain<string>(r.inputs.create)}${plain<string>(r.inputs.delete)}`, /lbOut|pulumi-swarm\.instance/);
+        }
         assert.deepStrictEqual(monitor.ofType("aws:ec2/securityGroup:SecurityGroup").map((r) => r.name), ["ext-nodes"]);
         assert.strictEqual(cluster.loadBalancer, undefined);
         assert.strictEqual(cluster.stackTarget.loadBalancer, undefined);

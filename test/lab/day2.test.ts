@@ -14,6 +14,7 @@ import { unwrap } from "../mocks";
 import { Deployment, LabEngine, UpResult, placeByRole } from "./engine";
 import { labWebImage } from "./images";
 import { Lab, inOrder, labOrSkip, startLab } from "./lab";
+import { AwsStandIn, startAwsStandIn } from "./awsStandIn";
 import { ProbeReport, formatProbe, startProbe } from "./probe";
 import { WEB_COMPOSE, labClusterArgs, labSh, labWebVariables, swarmNodes } from "./swarmChecks";
 import { until } from "./until";
@@ -56,6 +57,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
     let state: Deployment;
     let cluster: SwarmClusterType | undefined;
     let clusterId: string;
+    let aws: AwsStandIn | undefined;
     const figures: string[] = [];
 
     before(async function () {
@@ -64,9 +66,11 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         image = await labWebImage(lab);
         engine = new LabEngine(lab, (n) => placeByRole(3)(n) + 1, BUILDER, { pool: POOL });
         engine.amis = { [AMI_NAME]: "ami-0aaaaaaaaaaaaaaa1" };
+        aws = await startAwsStandIn(lab, engine);
     });
 
     after(async () => {
+        await aws?.stop();
         if (lab) {
             console.log(figures.map((f) => `    ${f}`).join("\n"));
             await lab.teardown();
@@ -111,11 +115,24 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
 
     /** One run with the probe sampling: every pool host is asked for quorum, workers serve. */
     async function probed(what: string, change: Change, replace: string[] = []): Promise<{ r: UpResult; probe: ProbeReport }> {
+        // The load balancer's targets: the instances registered in the route's target group and
+        // not draining (the lab engine's ELB model: attachments, and the nodes' own calls).
+        const registered = () => engine.elb.registeredInstances().map((id) => engine.hostOfInstance(id)).filter((h): h is number => h !== undefined);
         const probe = startProbe(lab!, {
             managers: () => POOL,
-            web: { nodes: () => POOL, port: 8080, healthPath: "/healthz", requestPath: "/api/" },
+            web: { nodes: registered, port: 8080, healthPath: "/healthz", requestPath: "/api/" },
         });
-        const r = await engine.up(program(change), state, replace);
+        // What DescribeTargetHealth answers: the probe's health checks ("initial" until its first).
+        engine.elb.health = (id) => {
+            const h = engine.hostOfInstance(id);
+            return h === undefined ? undefined : (probe.targetState(h) ?? "initial");
+        };
+        let r: UpResult;
+        try {
+            r = await engine.up(program(change), state, replace);
+        } finally {
+            engine.elb.health = () => undefined;
+        }
         const report = await probe.stop();
         figures.push(`${what}: ${(r.ms / 1000).toFixed(1)} s; ${formatProbe(report)}`);
         return { r, probe: report };
@@ -297,12 +314,18 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         // manager-4 (the last joined) leaves before manager-3.
         const at = (n: string) => up3.r.steps.findIndex((s) => s.op === "delete" && s.name === n);
         assert.ok(at("lab-swarm-join-manager-4") >= 0 && at("lab-swarm-join-manager-4") < at("lab-swarm-join-manager-3"));
+        // Every node stays in the load balancer's target group: a node added or removed changes
+        // only its own registration (attachments keyed by node, not by position).
+        const instanceIds = (d: Deployment) => [...d.values()].filter((x) => x.type === INSTANCE && !x.pendingDelete).map((x) => x.id).sort();
+        assert.deepStrictEqual(engine.elb.registeredInstances(), instanceIds(state));
         assert.strictEqual(up5.probe.noQuorumSamples, 0, formatProbe(up5.probe));
         assert.strictEqual(up3.probe.noQuorumSamples, 0, formatProbe(up3.probe));
     });
     it("amiId set to a newer AMI: every node replaced, one after another; each new machine joins through the old managers and retires its predecessor (drained, demoted, removed) before the next; quorum at every sample; the same swarm", async () => {
         const NEW_AMI = "ami-0ccccccccccccccc3";
         const oldHosts = hostsOf(state);
+        const oldInstances = [...state.values()].filter((x) => x.type === INSTANCE && !x.pendingDelete).map((x) => x.id).sort();
+        const callsBefore = aws!.calls.length;
         const { r, probe } = await probed(`amiId -> ${NEW_AMI} (3 managers + 2 workers replaced)`, { ...KEEP, amiId: NEW_AMI });
         state = ok(r);
         const end = (s: { at: number; ms: number }) => s.at + s.ms;
@@ -333,6 +356,11 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
             assert.notStrictEqual((await lab!.exec(h, "timeout 5 docker info >/dev/null 2>&1")).code, 0, `${k}'s old host still runs Docker`);
         }
         assert.deepStrictEqual(Object.values(await unwrap(cluster!.nodeAmis)), Array(5).fill(NEW_AMI));
+        // Each old node was taken out of the load balancer by the member that retired it, before
+        // its drain (it then had no request to fail), and no call to "AWS" was refused.
+        const deregistered = aws!.calls.slice(callsBefore).filter((c) => c.startsWith("DeregisterTargets ")).map((c) => c.split(" ")[1]);
+        assert.deepStrictEqual([...new Set(deregistered)].sort(), oldInstances, aws!.calls.slice(callsBefore).join("\n"));
+        assert.deepStrictEqual(aws!.refused, []);
         await dockerHostIsALiveManager();
         assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
     });

@@ -28,6 +28,11 @@
  *   public IP to an instance. A stop/start gives a new public IP unless an Elastic IP
  *   (`aws:ec2/eip:Eip` with `instance`, or `aws:ec2/eipAssociation:EipAssociation`) is attached.
  * - `aws.ec2.getAmi` answers from `LabEngine.amis`, which a test sets per run.
+ * - `aws:lb` resources keep `LabEngine.elb` (awsStandIn.ts `ElbModel`) as AWS would be: load
+ *   balancers by name, listeners, rules, target groups, and registrations: a target group
+ *   attachment's every input is ForceNew, its Create registers and its Delete deregisters
+ *   without waiting (terraform-provider-aws elbv2/target_group_attachment.go). The lab's AWS
+ *   stand-in answers the nodes' ELB calls from the same model.
  * - Every other AWS resource is mocked as in the mock layer: its changes are in-place updates
  *   (their ForceNew lists are not modelled) and do nothing in the lab.
  *
@@ -39,6 +44,7 @@ import * as assert from "assert";
 import { spawn } from "child_process";
 import * as os from "os";
 import { awsCalls, awsOutputs, installMocks, plain, Registration } from "../mocks";
+import { ElbModel } from "./awsStandIn";
 import { ExecResult, Lab, sshExec } from "./lab";
 
 export interface Deployed {
@@ -125,6 +131,11 @@ const LOCAL = "command:local:Command";
 const INSTANCE = "aws:ec2/instance:Instance";
 const EIP = "aws:ec2/eip:Eip";
 const EIP_ASSOCIATION = "aws:ec2/eipAssociation:EipAssociation";
+const LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer";
+const LISTENER = "aws:lb/listener:Listener";
+const LISTENER_RULE = "aws:lb/listenerRule:ListenerRule";
+const TARGET_GROUP = "aws:lb/targetGroup:TargetGroup";
+const ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment";
 // The SDK's internal promise-leak check (pinned by the exact @pulumi/pulumi version).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { leakedPromises } = require("@pulumi/pulumi/runtime/debuggable") as { leakedPromises: () => unknown };
@@ -278,6 +289,11 @@ function diffInputs(type: string, olds: Record<string, unknown>, news: Record<st
             (userDataReplaces && changed.some((k) => k === "userData" || k === "userDataBase64")) ||
             ["encrypted", "kmsKeyId"].some((k) => !deepEqual(getPath(olds.rootBlockDevice, [k]), getPath(news.rootBlockDevice, [k])));
         stopStart = changed.some((k) => k === "instanceType" || k === "userData" || k === "userDataBase64");
+    } else if (type === ATTACHMENT) {
+        // terraform-provider-aws elbv2/target_group_attachment.go: every attribute is ForceNew
+        // (the resource has no Update): a new target ID registers the new instance and, at the
+        // end of the run, deregisters the old one.
+        replace = changed.length > 0;
     }
     // `replaceOnChanges`: a change under one of these paths replaces, whatever the provider says
     // (step_generator.go `applyReplaceOnChanges`). Paths are matched on their first segment.
@@ -331,6 +347,13 @@ export class LabEngine {
     private publicCounter = 0;
     private idCounter = 0;
     private readonly acceptEnv = new Map<number, RegExp[]>();
+    /**
+     * The load balancers, target groups and targets the run's `aws:lb` resources made, as the
+     * AWS provider changes them (the lab's AWS stand-in answers the nodes' ELB calls from it).
+     */
+    public readonly elb = new ElbModel();
+    /** Lab host -> the ID of the instance running on it. */
+    private readonly instanceOnHost = new Map<number, string>();
 
     constructor(
         private readonly lab: Lab,
@@ -341,6 +364,42 @@ export class LabEngine {
         options: EngineOptions = {},
     ) {
         this.pool = options.pool ?? lab.hosts.map((_, i) => i);
+    }
+
+    /** The running instance whose private IP this is (the metadata service's caller), if any. */
+    instanceAt(privateIp: string): string | undefined {
+        const host = this.lab.hosts.findIndex((h) => h.privateAddress === privateIp);
+        return host < 0 ? undefined : this.instanceOnHost.get(host);
+    }
+
+    /** The lab host a running instance is on, if any. */
+    hostOfInstance(instanceId: string): number | undefined {
+        for (const [h, id] of this.instanceOnHost) if (id === instanceId) return h;
+        return undefined;
+    }
+
+    /**
+     * What a created or updated `aws:lb` resource changes in AWS's load balancing state: an ALB by
+     * its name, a listener's ALB, a rule's target group, a group, and a registration (the
+     * attachment's Create calls RegisterTargets, target_group_attachment.go).
+     */
+    private elbCreated(d: { urn: string; type: string; name: string }, inputs: Record<string, unknown>, outputs: Record<string, unknown>): void {
+        if (d.type === LOAD_BALANCER) this.elb.loadBalancers.set(String(inputs.name), String(outputs.arn));
+        else if (d.type === LISTENER) this.elb.listeners.set(String(outputs.arn), String(inputs.loadBalancerArn));
+        else if (d.type === LISTENER_RULE) {
+            const forward = (inputs.actions as { type: string; targetGroupArn?: string }[] | undefined)?.find((a) => a.type === "forward");
+            if (forward?.targetGroupArn) this.elb.rules.set(d.urn, { listenerArn: String(inputs.listenerArn), targetGroupArn: forward.targetGroupArn });
+        } else if (d.type === TARGET_GROUP) this.elb.addTargetGroup(String(outputs.arn), d.name, Number(inputs.port));
+        else if (d.type === ATTACHMENT) this.elb.register(String(inputs.targetGroupArn), String(inputs.targetId), inputs.port === undefined ? undefined : Number(inputs.port));
+    }
+
+    /** A deleted `aws:lb` resource: the attachment's Delete calls DeregisterTargets and does not wait (target_group_attachment.go `resourceAttachmentDelete`). */
+    private elbDeleted(d: Deployed): void {
+        if (d.type === ATTACHMENT) this.elb.deregister(String(d.inputs.targetGroupArn), String(d.inputs.targetId));
+        else if (d.type === LISTENER_RULE) this.elb.rules.delete(d.urn);
+        else if (d.type === TARGET_GROUP) this.elb.targetGroups.delete(String(d.outputs.arn));
+        else if (d.type === LISTENER) this.elb.listeners.delete(String(d.outputs.arn));
+        else if (d.type === LOAD_BALANCER) this.elb.loadBalancers.delete(String(d.inputs.name));
     }
 
     /** Which lab host answers at this public IP now, if any. */
@@ -520,6 +579,7 @@ export class LabEngine {
         const id = this.newId("i");
         const publicIp = this.newPublicIp();
         this.routes.set(publicIp, host);
+        this.instanceOnHost.set(host, id);
         const h = this.lab.hosts[host];
         return {
             host,
@@ -550,6 +610,7 @@ export class LabEngine {
         await this.lab.stopSshd(host);
         for (const [ip, h] of this.routes) if (h === host) this.routes.delete(ip);
         this.eips.delete(old.id);
+        this.instanceOnHost.delete(host);
         this.terminated.add(host);
         return `${this.lab.hosts[host].name} terminated`;
     }
@@ -653,6 +714,7 @@ export class LabEngine {
                 return undefined;
             }
             if (d.type === INSTANCE && d.host !== undefined) return this.terminate(d);
+            this.elbDeleted(d);
             if (d.type === EIP || d.type === EIP_ASSOCIATION) {
                 const ip = String(d.outputs.publicIp ?? "");
                 for (const [id, x] of this.eips) if (x === ip) this.eips.delete(id);
@@ -676,7 +738,9 @@ export class LabEngine {
                 if (instanceId && publicIp) this.associate(instanceId, String(publicIp), [...news.values(), ...olds.values()]);
                 return { outputs: { id: d.type === EIP ? allocationId : this.newId("eipassoc"), ...(eip ?? {}), publicIp } };
             }
-            return { outputs: awsOutputs(d.type, d.name, inputs) };
+            const outputs = awsOutputs(d.type, d.name, inputs);
+            this.elbCreated(d, inputs, outputs);
+            return { outputs };
         };
 
         const isForced = (urn: string, name: string) => replace.includes(urn) || replace.includes(name);
@@ -775,6 +839,7 @@ export class LabEngine {
                                     return s.detail;
                                 }
                                 outputs = type === INSTANCE ? old.outputs : { ...old.outputs, ...awsOutputs(type, name, inputs) };
+                                this.elbCreated(old, inputs, outputs);
                                 return undefined;
                             },
                             (inputs.update ?? inputs.create) !== undefined,
@@ -1046,6 +1111,7 @@ export class LabEngine {
                     let detail: string | undefined;
                     if (d.type === REMOTE || d.type === LOCAL) await this.commandDelete(d);
                     else if (d.type === INSTANCE && d.host !== undefined) detail = await this.terminate(d);
+                    else this.elbDeleted(d);
                     const isCommand = d.type === REMOTE || d.type === LOCAL;
                     if ([REMOTE, LOCAL, INSTANCE, EIP, EIP_ASSOCIATION].includes(d.type) && (!isCommand || d.inputs.delete !== undefined)) {
                         steps.push({ name: d.name, type: d.type, op: "delete", at: t - start, ms: Date.now() - t, ...(detail ? { detail } : {}) });

@@ -257,4 +257,29 @@ describe("lab: the engine follows Pulumi's and pulumi-command's rules", function
         assert.deepStrictEqual(lines.slice(1, 3).sort(), ["delete b", "delete d"]);
         assert.strictEqual(lines[3], "delete a");
     });
+
+    it("target group attachments (terraform-provider-aws target_group_attachment.go): every input replaces; Create registers, Delete deregisters at the end of the run; one registration per instance and group, whatever holds it", async () => {
+        const aws = await import("@pulumi/aws");
+        const lbProgram = (attachments: Record<string, string>) => async () => {
+            const tg = new aws.lb.TargetGroup("tg", { name: "conform-tg", port: 8080, protocol: "HTTP", targetType: "instance", vpcId: "vpc-1" });
+            for (const [name, instance] of Object.entries(attachments)) new aws.lb.TargetGroupAttachment(name, { targetGroupArn: tg.arn, targetId: instance, port: 8080 });
+        };
+        // By position: the second node goes, so position 0 now holds i-2. The replacement of
+        // att-0 registers i-2 (already registered), then deletes deregister i-1 (att-0's old
+        // target) and i-2 (att-1's): the group ends empty though att-0 names i-2. Why the
+        // component keys its attachments by node.
+        let d = ok(await engine.up(lbProgram({ "att-0": "i-1", "att-1": "i-2" })));
+        assert.deepStrictEqual(engine.elb.registeredInstances(), ["i-1", "i-2"]);
+        d = ok(await engine.up(lbProgram({ "att-0": "i-2" }), d));
+        assert.deepStrictEqual(engine.elb.registeredInstances(), []);
+        assert.deepStrictEqual(String(named(d, "att-0").inputs.targetId), "i-2");
+        await engine.destroy(d);
+        // By key: only the leaving node's registration goes.
+        d = ok(await engine.up(lbProgram({ "att-a": "i-1", "att-b": "i-2" })));
+        assert.deepStrictEqual(engine.elb.registeredInstances(), ["i-1", "i-2"]);
+        d = ok(await engine.up(lbProgram({ "att-b": "i-2" }), d));
+        assert.deepStrictEqual(engine.elb.registeredInstances(), ["i-2"]);
+        await engine.destroy(d);
+        assert.deepStrictEqual(engine.elb.registeredInstances(), []);
+    });
 });

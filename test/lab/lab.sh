@@ -146,6 +146,9 @@ PrintLastLog no
 MaxStartups 100:30:200
 MaxSessions 100
 AcceptEnv LANG LC_*
+# Where a node's scripts reach "AWS": the lab's stand-in on the control bridge (test/lab/awsStandIn.ts),
+# through the variables the AWS SDKs read; on EC2 they are unset and the real endpoints answer.
+SetEnv AWS_EC2_METADATA_SERVICE_ENDPOINT=http://$PREFIX.1:9180 AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=http://$PREFIX.1:9180
 Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
     ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$d/etc-ssh/ssh_host_ed25519_key"

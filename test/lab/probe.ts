@@ -164,6 +164,8 @@ export interface ProbeReport {
 export interface Probe {
     /** The report so far (the probe goes on). */
     report(): ProbeReport;
+    /** A target's health as the probe's checks found it (undefined: not a target, or stopped). */
+    targetState(host: number): "initial" | "healthy" | "unhealthy" | undefined;
     /** Stops the probe, leaving no timer or process, and resolves the final report. */
     stop(): Promise<ProbeReport>;
 }
@@ -587,6 +589,7 @@ export function startProbe(lab: Lab, opts: ProbeOptions): Probe {
     let stopping: Promise<ProbeReport> | undefined;
     return {
         report: snapshot,
+        targetState: (host) => (stopped ? undefined : targets.get(host)?.state),
         stop: () =>
             (stopping ??= (async () => {
                 stopped = true;

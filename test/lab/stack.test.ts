@@ -70,7 +70,7 @@ describe("lab: compose stacks on a real swarm", function () {
                         dnsName: "lab-alb.example",
                         securityGroupId: "sg-alb",
                         nodeSecurityGroupId: "sg-nodes",
-                        instanceIds: ["i-1", "i-2", "i-3"],
+                        instanceIds: { "manager-0": "i-1", "worker-0": "i-2", "worker-1": "i-3" },
                     },
                 },
                 composeFile: WEB,

@@ -297,6 +297,24 @@ case "$*" in
     fi ;;
   "node ps w3node --filter desired-state=running -q") ;;
   "node inspect w3node --format {{.Spec.Role}}") echo worker ;;
+  "node inspect w3node --format {{.Description.Hostname}}") echo ip-10-0-3-7 ;;
+  "node ps w3node --filter desired-state=running --format {{.Name}}")
+    # With SPREAD=1 the node runs both tasks of api, one of web and a global task.
+    if [ "\${SPREAD:-0}" = 1 ]; then printf 'api.1\napi.2\nweb.1\nagent.x8b1kq\n'; fi ;;
+  "service ls --filter name=api --format {{.Name}} {{.Mode}} {{.Replicas}}") echo "api replicated 2/2" ;;
+  "service ls --filter name=web --format {{.Name}} {{.Mode}} {{.Replicas}}") printf 'web replicated 2/2\nweb-admin replicated 1/1\n' ;;
+  "service ls --filter name=agent.x8b1kq --format {{.Name}} {{.Mode}} {{.Replicas}}") ;;
+  "service ps web --filter desired-state=running --format {{.Node}} {{.CurrentState}}") printf 'ip-10-0-3-7 Running 1 hour ago\nip-10-0-1-5 Running 1 hour ago\n' ;;
+  "service ps api --filter desired-state=running --format {{.Node}} {{.CurrentState}}")
+    # Both tasks here until the forced update has run for $SPREADING polls; then one elsewhere.
+    echo "ip-10-0-3-7 Running 1 hour ago"
+    if [ -f "$FAKE/forced" ]; then
+      n=$(cat "$FAKE/spread" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE/spread"
+      if [ "$n" -gt "\${SPREADING:-0}" ]; then echo "ip-10-0-1-5 Running 1 second ago"; else echo "ip-10-0-1-5 Starting 1 second ago"; fi
+    else
+      echo "ip-10-0-3-7 Running 1 hour ago"
+    fi ;;
+  "service update --force --detach api") touch "$FAKE/forced" ;;
   "service ls --format {{.ID}} {{.Replicas}}") printf 'web 2/2\nbroken 0/1\nglobal 3/3 (max 1 per node)\n' ;;
   "service ls --filter id=web --format {{.Replicas}}") echo "2/2" ;;
   "service ls --filter id=global --format {{.Replicas}}") echo "3/3 (max 1 per node)" ;;
@@ -351,11 +369,41 @@ for (const { title, uid } of USERS) describe(`a member's delete (drain), run aga
         assert.strictEqual(r.calls.filter((c) => c === "sleep 2").length, 29);
     });
 
+    it("before the drain, a replicated service with all its tasks on the node is redeployed, and the drain waits until one runs elsewhere; a spread service, a single task and a global task are left alone", () => {
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "0", MOVING: "0", STUCK: "0", SPREAD: "1", SPREADING: "2" } });
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.strictEqual(r.stderr, "");
+        const api = "service ps api --filter desired-state=running --format {{.Node}} {{.CurrentState}}";
+        assert.deepStrictEqual(r.calls.slice(r.calls.indexOf("node inspect w3node --format {{.Description.Hostname}}"), r.calls.indexOf("node update --availability drain w3node")), [
+            "node inspect w3node --format {{.Description.Hostname}}",
+            "node ps w3node --filter desired-state=running --format {{.Name}}",
+            "service ls --filter name=agent.x8b1kq --format {{.Name}} {{.Mode}} {{.Replicas}}",
+            "service ls --filter name=api --format {{.Name}} {{.Mode}} {{.Replicas}}",
+            api,
+            "service update --force --detach api",
+            api,
+            "sleep 2",
+            api,
+            "sleep 2",
+            api,
+            "service ls --filter name=web --format {{.Name}} {{.Mode}} {{.Replicas}}",
+            "service ps web --filter desired-state=running --format {{.Node}} {{.CurrentState}}",
+            "service ls --format {{.ID}} {{.Replicas}}",
+        ]);
+    });
+
+    it("a service that stays on the node: after the time-out, a warning, and the drain goes on (the wait can fail)", () => {
+        const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "0", MOVING: "0", STUCK: "0", SPREAD: "1", SPREADING: "99" } });
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.strictEqual(r.stderr, "pulumi-swarm: warning: api still runs all its tasks on worker-3 after 60 s of redeploying it; they stop together when it drains.\n");
+        assert.ok(r.calls.includes("node update --availability drain w3node"));
+    });
+
     it("refused 5 times: the delete fails, and the node is not demoted or left as if drained", () => {
         const r = runChecked(drain, FAKE_DOCKER_MEMBER, { uid, env: { REFUSALS: "99", MOVING: "0", STUCK: "0" } });
         assert.strictEqual(r.code, 1);
         assert.strictEqual(updates(r), 5);
-        assert.ok(!r.calls.some((c) => c.startsWith("node ps") || c.includes("demote")), r.calls.join("\n"));
+        assert.ok(!r.calls.some((c) => c === "node ps w3node --filter desired-state=running -q" || c.includes("demote")), r.calls.join("\n"));
         assert.match(r.stderr, /update out of sequence/);
     });
 });

@@ -64,6 +64,18 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     { file: "member-create-worker.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }, 300) },
     { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
     { file: "member-delete-manager.sh", shell: "sh", render: () => renderMemberDelete({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
+    {
+        file: "member-create-worker-lb.sh",
+        shell: "sh",
+        render: () =>
+            renderMemberCreate({ hostKey: "worker-3", nodeId: "w3node", role: "worker", loadBalancer: { name: "prod-alb-1a2b3c4d", instanceId: "i-0abc123def4567890" } }, 300),
+    },
+    {
+        file: "member-delete-worker-lb.sh",
+        shell: "sh",
+        render: () =>
+            renderMemberDelete({ hostKey: "worker-3", nodeId: "w3node", role: "worker", loadBalancer: { name: "prod-alb-1a2b3c4d", instanceId: "i-0abc123def4567890" } }, 300),
+    },
     { file: "remover-delete.sh", shell: "sh", render: () => renderRemoverDelete("worker-3") },
     {
         file: "before-restart-worker.sh",

@@ -28,7 +28,7 @@ async function target(withLoadBalancer: boolean): Promise<StackTarget> {
                   dnsName: "prod-alb-123.us-east-1.elb.amazonaws.com",
                   securityGroupId: "sg-alb",
                   nodeSecurityGroupId: "sg-nodes",
-                  instanceIds: ["i-1", "i-2", "i-3"],
+                  instanceIds: { "manager-0": "i-1", "worker-0": "i-2", "worker-1": "i-3" },
               }
             : undefined,
     };
@@ -129,7 +129,17 @@ describe("mock: SwarmStack", function () {
             nodeIngress.map((i) => [i.fromPort, i.toPort, i.referencedSecurityGroupId]),
             [[8080, 8080, "sg-alb"]],
         );
+        // One attachment per node key; an attachment named by position before (the same node, in
+        // the same place) is adopted through its alias instead of replaced.
         const attachments = monitor.ofType("aws:lb/targetGroupAttachment:TargetGroupAttachment");
+        assert.deepStrictEqual(
+            attachments.filter((a) => a.name.startsWith("web-route-proxy-8080-") && !a.name.startsWith("web-route-proxy-8080-2")).map((a) => [a.name, a.inputs.targetId, a.aliases.filter((x) => x.name !== undefined).map((x) => x.name)]),
+            [
+                ["web-route-proxy-8080-manager-0", "i-1", ["web-route-proxy-8080-0"]],
+                ["web-route-proxy-8080-worker-0", "i-2", ["web-route-proxy-8080-1"]],
+                ["web-route-proxy-8080-worker-1", "i-3", ["web-route-proxy-8080-2"]],
+            ],
+        );
         assert.strictEqual(attachments.length, 2 * 3);
         const urls = await unwrap(stack.routeUrls);
         assert.deepStrictEqual(Object.keys(urls).sort(), ["proxy-8080", "proxy-8080-2"]);
