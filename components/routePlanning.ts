@@ -209,9 +209,9 @@ export const NODE_LOAD_BALANCER_READS = ["elasticloadbalancing:DescribeLoadBalan
 
 /**
  * The node role's policy for those calls: the reads (which take no resource), and
- * DeregisterTargets only on target groups tagged with this cluster (every route's target group
- * carries the cluster's tag, `tagKey`), so a node can take nodes out of its own cluster's
- * load balancer and nothing else.
+ * DeregisterTargets and RegisterTargets only on target groups tagged with this cluster (every
+ * route's target group carries the cluster's tag, `tagKey`), so a node can take nodes of its
+ * own cluster out of its load balancer and back, and nothing else.
  */
 export function planNodeLoadBalancerPolicy(tagKey: string, clusterName: string): object {
     return {
@@ -219,9 +219,9 @@ export function planNodeLoadBalancerPolicy(tagKey: string, clusterName: string):
         Statement: [
             { Sid: "ReadTargetHealth", Effect: "Allow", Action: [...NODE_LOAD_BALANCER_READS], Resource: "*" },
             {
-                Sid: "DeregisterOwnNodes",
+                Sid: "MoveOwnNodes",
                 Effect: "Allow",
-                Action: ["elasticloadbalancing:DeregisterTargets"],
+                Action: ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"],
                 Resource: "arn:aws:elasticloadbalancing:*:*:targetgroup/*",
                 Condition: { StringEquals: { [`aws:ResourceTag/${tagKey}`]: clusterName } },
             },

@@ -8,7 +8,7 @@ import { NodePlacement, SecurityRule, planNodeSecurityRules, planPlacement, plan
 import { planNodeLoadBalancerPolicy } from "./routePlanning";
 import { renderCloudInit } from "./scripts/cloudInit";
 import { renderSingleManagerGuard } from "./scripts/guard";
-import { renderAfterRestart, renderBeforeRestart, renderQuorumCheck } from "./scripts/roll";
+import { renderAfterRestart, renderBack, renderBeforeRestart, renderHandOff, renderQuorumCheck } from "./scripts/roll";
 import { SwarmBootstrap, SwarmHost, sshConnection } from "./swarmBootstrap";
 import { ManagerConnection, RegistryTarget, StackTarget } from "./target";
 import { CLUSTER_DEFAULTS, validateClusterArgs } from "./validation";
@@ -451,11 +451,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 ? [this.declareQuorumCheck(name, r.publicAddress, { managerType: instanceTypes.manager, workerType: instanceTypes.worker, amiId: args.amiId, userData }, restart)]
                 : [],
         );
+        const loadBalancerName = settings.loadBalancer ? loadBalancerAwsName(`${name}-alb`) : undefined;
         const nodes = new Map<string, { instance: aws.ec2.Instance; publicIp: pulumi.Output<string>; afterRestart: pulumi.Resource }>();
         for (const turn of planRestartOrder(placement, settings.maxUnavailableWorkers)) {
             const p = placement.find((x) => x.key === turn.key)!;
             const previous = turn.after === undefined ? [] : [nodes.get(turn.after)!.afterRestart];
-            const beforeRestart = turn.drainedOn ? [this.declareBeforeRestart(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, previous, restart)] : [];
+            const handOff = turn.drainedOn ? [this.declareHandOff(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, previous, loadBalancerName, restart)] : [];
+            const beforeRestart = turn.drainedOn ? [this.declareBeforeRestart(name, p, instanceTypes[p.role], nodes.get(turn.drainedOn)!, [...previous, ...handOff], restart)] : [];
             const guard =
                 settings.managerCount === 1 && p.role === "manager"
                     ? [this.declareSingleManagerGuard(name, p.key, args.amiId, subnetIds[p.zoneIndex], keyPair.keyName, userData, args.allowSingleManagerReplacement ?? d.allowSingleManagerReplacement)]
@@ -478,8 +480,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
             const publicIp = p.role === "manager" ? this.declareManagerIp(name, p.key, instance, tagsFor) : instance.publicIp;
             // A manager's ready runs on the manager itself; a worker's where its drain ran.
             const runsOn = p.role === "manager" ? { instance, publicIp } : nodes.get(turn.drainedOn!)!;
-            const afterRestart = this.declareAfterRestart(name, p, instanceTypes[p.role], instance, runsOn, turn.leadershipOffOf, restart);
-            nodes.set(p.key, { instance, publicIp, afterRestart });
+            const ready = this.declareAfterRestart(name, p, instanceTypes[p.role], instance, runsOn, turn.leadershipOffOf, restart);
+            // Back in the load balancer (where its hand-off took it out) before the next node's turn.
+            const back = loadBalancerName !== undefined && handOff.length > 0 ? this.declareBack(name, p, instanceTypes[p.role], instance, runsOn, ready, loadBalancerName, restart) : undefined;
+            nodes.set(p.key, { instance, publicIp, afterRestart: back ?? ready });
         }
         const instances = placement.map((p) => ({ placement: p, instance: nodes.get(p.key)!.instance }));
         const publicIps = placement.map((p) => nodes.get(p.key)!.publicIp);
@@ -501,7 +505,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 drainTimeoutSeconds: args.drainTimeoutSeconds ?? d.drainTimeoutSeconds,
                 connectAfter: ruleResources,
                 joinThrough: running.addresses,
-                loadBalancerName: settings.loadBalancer ? loadBalancerAwsName(`${name}-alb`) : undefined,
+                loadBalancerName,
             },
             { parent: this },
         );
@@ -745,6 +749,65 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 addPreviousOutputInEnv: false,
             },
             { parent: this, dependsOn: previous },
+        );
+    }
+
+    /**
+     * `<name>-<key>-handoff`, before the node's `-drain`, on the same manager: when its instance
+     * type changes (its script holds the type), it spreads out the services that run only on
+     * the node and takes the node out of the load balancer (renderHandOff). It runs nothing when
+     * created, and is replaced (running nothing) with the manager it runs on.
+     */
+    private declareHandOff(
+        name: string,
+        p: NodePlacement,
+        instanceType: pulumi.Input<string>,
+        on: { instance: aws.ec2.Instance; publicIp: pulumi.Output<string> },
+        previous: pulumi.Resource[],
+        loadBalancerName: string | undefined,
+        r: RestartSettings,
+    ): command.remote.Command {
+        return new command.remote.Command(
+            `${name}-${p.key}-handoff`,
+            {
+                connection: sshConnection({ sshHost: on.publicIp, sshUser: r.sshUser }, r.privateKey),
+                update: pulumi
+                    .output(instanceType)
+                    .apply((t) => renderHandOff({ hostKey: p.key, change: `instance type ${t}`, drainTimeoutSeconds: r.drainTimeoutSeconds, loadBalancerName })),
+                triggers: [on.instance.id],
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: previous },
+        );
+    }
+
+    /**
+     * `<name>-<key>-back`, after the node's `-ready`, where the ready ran: when its instance type
+     * changed, it registers the node in the load balancer's target groups again (renderBack);
+     * the next node's turn waits for it. It runs nothing when created, and is replaced (running
+     * nothing) with the machines it stands for.
+     */
+    private declareBack(
+        name: string,
+        p: NodePlacement,
+        instanceType: pulumi.Input<string>,
+        instance: aws.ec2.Instance,
+        runsOn: { instance: aws.ec2.Instance; publicIp: pulumi.Output<string> },
+        ready: pulumi.Resource,
+        loadBalancerName: string,
+        r: RestartSettings,
+    ): command.remote.Command {
+        return new command.remote.Command(
+            `${name}-${p.key}-back`,
+            {
+                connection: sshConnection({ sshHost: runsOn.publicIp, sshUser: r.sshUser }, r.privateKey),
+                update: pulumi
+                    .output(instanceType)
+                    .apply((t) => renderBack({ hostKey: p.key, change: `instance type ${t}`, drainTimeoutSeconds: r.drainTimeoutSeconds, loadBalancerName })),
+                triggers: runsOn.instance === instance ? [instance.id] : [instance.id, runsOn.instance.id],
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: [ready] },
         );
     }
 

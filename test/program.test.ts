@@ -114,15 +114,16 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
         assert.strictEqual(out.error, undefined);
         // A running cluster (EC2 answers the lookup), maxUnavailableWorkers 2: workers 0 and 1
         // restart together after the manager, worker 2 after worker 0.
-        const deps = (n: string) => out.records!.find((r) => r.name === n)!.dependencies.filter((d) => /-ready$/.test(d)).sort();
+        const deps = (n: string) => out.records!.find((r) => r.name === n)!.dependencies.filter((d) => /-(ready|back)$/.test(d)).sort();
         assert.deepStrictEqual(deps("staging-worker-0"), ["command:remote:Command staging-manager-0-ready"]);
         assert.deepStrictEqual(deps("staging-worker-1"), ["command:remote:Command staging-manager-0-ready"]);
-        assert.deepStrictEqual(deps("staging-worker-2"), ["command:remote:Command staging-worker-0-ready"]);
+        assert.deepStrictEqual(deps("staging-worker-2"), ["command:remote:Command staging-worker-0-back"]);
         assert.strictEqual(out.counts!["aws:ec2/instance:Instance"], 4);
-        // 11 bootstrap commands, 7 around the nodes' restarts (a ready per node, a drain per node
-        // but the first manager), and stacks/web (the default stacks) deployed by one more, its
-        // API built by a local command into its ECR repository, its proxy routed.
-        assert.strictEqual(out.counts!["command:remote:Command"], 19);
+        // 11 bootstrap commands, 13 around the nodes' restarts (a ready per node; a drain, a
+        // hand-off and a back per node but the first manager), and stacks/web (the default
+        // stacks) deployed by one more, its API built by a local command into its ECR
+        // repository, its proxy routed.
+        assert.strictEqual(out.counts!["command:remote:Command"], 25);
         // The API's image build, and the lone manager's guard.
         assert.strictEqual(out.counts!["command:local:Command"], 2);
         assert.strictEqual(out.counts!["aws:ecr/repository:Repository"], 1);
@@ -162,9 +163,13 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
                 "dev-swarm-member-worker-1",
                 "dev-swarm-remove-worker-0",
                 "dev-swarm-remove-worker-1",
+                "dev-worker-0-back",
                 "dev-worker-0-drain",
+                "dev-worker-0-handoff",
                 "dev-worker-0-ready",
+                "dev-worker-1-back",
                 "dev-worker-1-drain",
+                "dev-worker-1-handoff",
                 "dev-worker-1-ready",
                 "stack-web-deploy",
             ]);
@@ -223,9 +228,9 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
             ]);
             assert.deepStrictEqual(g.zonesOf("prod-manager-"), AWS_ZONES.slice(0, 3));
             assert.deepStrictEqual(g.zonesOf("prod-worker-"), AWS_ZONES.slice(0, 3));
-            // 1 init + 3 per node (6), a ready per node and a drain per node but the first
-            // manager, and 2 deploys
-            assert.strictEqual(g.ofType(REMOTE).length, 1 + 18 + 6 + 5 + 2);
+            // 1 init + 3 per node (6), a ready per node, a drain, a hand-off and a back per node
+            // but the first manager, and 2 deploys
+            assert.strictEqual(g.ofType(REMOTE).length, 1 + 18 + 6 + 3 * 5 + 2);
         });
 
         it("deploys stacks/web and stacks/visualizer; only web's proxy is routed (the visualizer is reached over SSH)", () => {

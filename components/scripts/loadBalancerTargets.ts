@@ -48,14 +48,17 @@ export const ELB_API_VERSION = "2015-12-01";
  * - per group where the instance is registered (and not already draining): when it is healthy,
  *   it first waits (bounded, OTHER_HEALTHY_TIMEOUT_SECONDS) until another target of the group is
  *   healthy, so that the group never runs out of healthy targets; then it is deregistered;
- * - then it waits (bounded, DEREGISTERED_TIMEOUT_SECONDS) until each of those groups has let it
- *   go (no longer listed, or `unused`): the ALB has stopped sending it requests and its
- *   in-flight ones are done.
+ * - then it waits (bounded, DEREGISTERED_TIMEOUT_SECONDS) until each group where it was healthy
+ *   has let it go (no longer listed, or `unused`): the ALB has stopped sending it requests
+ *   and its in-flight ones are done (a target that was not healthy got none).
+ * `lbIn <instance ID> <what>` registers it again in every group of the load balancer that
+ * does not hold it (a node restarted in place keeps its attachments, so it must come back).
  * It always returns 0: on any failure it warns, naming `what` and the reason.
  */
 export function loadBalancerTargetFunctions(loadBalancerName: string): string {
     checkWord("loadBalancerName", loadBalancerName);
     const warn = (why: string) => `echo "pulumi-swarm: warning: could not take $2 out of the load balancer's target groups (${why}); it may still get requests while it drains." >&2`;
+    const warnIn = (why: string) => `echo "pulumi-swarm: warning: could not register $2 in the load balancer's target groups again (${why}); pulumi up registers it on the next run that changes its attachments, or register it by hand." >&2`;
     return [
         `lbName=${shellQuote(loadBalancerName)}`,
         "elbReady=",
@@ -138,7 +141,8 @@ export function loadBalancerTargetFunctions(loadBalancerName: string): string {
         ]).map((l) => `      ${l}`),
         "    fi",
         '    if elbCall "Action=DeregisterTargets&TargetGroupArn=$(enc "$g")&Targets.member.1.Id=$1&Targets.member.1.Port=${mine%% *}"; then',
-        '      out="$out $g"',
+        "      # Only a healthy target gets requests: only then is there anything to let finish.",
+        '      [ "${mine#* }" != healthy ] || out="$out $g"',
         "    else",
         `      ${warn("$elbError")}`,
         "    fi",
@@ -148,6 +152,30 @@ export function loadBalancerTargetFunctions(loadBalancerName: string): string {
             `echo "pulumi-swarm: warning: $g still holds $2 (draining) after ${DEREGISTERED_TIMEOUT_SECONDS} s; it goes on." >&2`,
             "break",
         ]).map((l) => `    ${l}`),
+        "  done",
+        "}",
+        "# lbIn <instance ID> <what>: registers the instance in every target group of the load",
+        "# balancer that does not hold it (every route registers every node). It always returns 0.",
+        "lbIn() {",
+        "  if ! elbSetup; then",
+        `    ${warnIn("no AWS credentials from the instance metadata service")}`,
+        "    return 0",
+        "  fi",
+        '  if ! elbCall "Action=DescribeLoadBalancers&Names.member.1=$lbName"; then',
+        "    case $elbError in LoadBalancerNotFound*) return 0 ;; esac",
+        `    ${warnIn("$elbError")}`,
+        "    return 0",
+        "  fi",
+        "  lbArn=$(printf '%s\\n' \"$r\" | sed -n 's/^LoadBalancerArn>//p' | head -n 1)",
+        '  if ! elbCall "Action=DescribeTargetGroups&LoadBalancerArn=$(enc "$lbArn")"; then',
+        `    ${warnIn("$elbError")}`,
+        "    return 0",
+        "  fi",
+        "  for g in $(printf '%s\\n' \"$r\" | sed -n 's/^TargetGroupArn>//p'); do",
+        '    targetsOf "$g" || continue',
+        "    state=$(printf '%s\\n' \"$targets\" | awk -v id=\"$1\" '$1 == id { print $3; exit }')",
+        '    case "$state" in "" | unused | draining) ;; *) continue ;; esac',
+        `    elbCall "Action=RegisterTargets&TargetGroupArn=$(enc "$g")&Targets.member.1.Id=$1" || ${warnIn("$elbError")}`,
         "  done",
         "}",
         "",

@@ -1,5 +1,6 @@
 import { shellQuote } from "../shell";
-import { HOST_LABEL, boundedWait, retried, checkSeconds, checkWord, prelude } from "./common";
+import { HOST_LABEL, boundedWait, retried, checkSeconds, checkWord, prelude, spreadOutFunctions } from "./common";
+import { loadBalancerTargetFunctions, readInstanceLabel } from "./loadBalancerTargets";
 import { DEMOTE_ATTEMPTS, nodeUpdateFunction } from "./membership";
 import { SwarmRole } from "./swarmJoin";
 
@@ -148,6 +149,66 @@ export function renderBeforeRestart(args: NodeRestartScriptArgs): string {
             `echo "pulumi-swarm: warning: tasks still run on ${args.hostKey} after ${args.drainTimeoutSeconds} s of draining; it restarts anyway and they are rescheduled." >&2`,
             "break",
         ]),
+        "",
+    ].join("\n");
+}
+
+/** What a node's `-handoff` and `-back` need: the node, the change, and the cluster's load balancer if it has one. */
+export interface NodeHandOffArgs {
+    readonly hostKey: string;
+    /** What changes, for the script's first line (and so its text changes with it), e.g. "instance type t3.medium". */
+    readonly change: string;
+    /** How long a service gets to run a task elsewhere before the node's drain. */
+    readonly drainTimeoutSeconds: number;
+    /** The AWS name of the cluster's Application Load Balancer. @default none: nothing to take out or put back */
+    readonly loadBalancerName?: string;
+}
+
+function checkHandOff(args: NodeHandOffArgs): void {
+    checkWord("hostKey", args.hostKey);
+    checkSeconds("drainTimeoutSeconds", args.drainTimeoutSeconds);
+    if (typeof args.change !== "string" || !/^[A-Za-z0-9 ._:/-]+$/.test(args.change)) {
+        throw new Error(`change must be letters, digits, spaces, '.', '_', ':', '/' or '-'; got ${JSON.stringify(args.change)}`);
+    }
+}
+
+/** Sets `node` to the swarm node of a host key (empty when there is none). */
+function nodeOfKey(hostKey: string): string {
+    return `node=$(dkr node ls -q --filter ${shellQuote(`node.label=${HOST_LABEL}=${hostKey}`)} | head -n 1)`;
+}
+
+/**
+ * Before a node's `-drain` in a rolling restart (a new script beside the drain, whose own text
+ * is frozen): spreads out every replicated service that runs all its tasks on the node
+ * (spreadOut: otherwise the drain stops them together), then takes the node out of the load
+ * balancer (lbOut, by its instance label), so that the ALB stops sending it requests before
+ * its tasks stop.
+ */
+export function renderHandOff(args: NodeHandOffArgs): string {
+    checkHandOff(args);
+    const lb = args.loadBalancerName;
+    return [
+        prelude(`before ${args.hostKey} restarts (${args.change}): spread out the services that run only there${lb ? ", then take it out of the load balancer" : ""}`),
+        spreadOutFunctions(),
+        ...(lb ? [loadBalancerTargetFunctions(lb)] : []),
+        nodeOfKey(args.hostKey),
+        '[ -n "$node" ] || exit 0',
+        `spreadOut "$node" ${args.drainTimeoutSeconds} ${args.hostKey}`,
+        ...(lb ? [readInstanceLabel('"$node"'), `[ -z "$inst" ] || lbOut "$inst" ${args.hostKey}`] : []),
+        "",
+    ].join("\n");
+}
+
+/** After a node's `-ready` in a rolling restart: registers it again in the load balancer's target groups (lbIn, by its instance label). */
+export function renderBack(args: NodeHandOffArgs & { readonly loadBalancerName: string }): string {
+    checkHandOff(args);
+    return [
+        prelude(`after ${args.hostKey} restarted (${args.change}): back in the load balancer`),
+        loadBalancerTargetFunctions(args.loadBalancerName),
+        nodeOfKey(args.hostKey),
+        '[ -n "$node" ] || exit 0',
+        readInstanceLabel('"$node"'),
+        `[ -z "$inst" ] || lbIn "$inst" ${args.hostKey}`,
         "",
     ].join("\n");
 }

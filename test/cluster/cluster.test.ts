@@ -70,11 +70,12 @@ describe("mock: SwarmCluster resource counts", function () {
     this.timeout(60000);
     // (managers, workers) -> instances and remote commands: 1 init, a join per node, a member
     // and a remover per node but a lone manager (they run on another manager); and around each
-    // node's restart, a ready per node and a drain per node but the first manager.
+    // node's restart, a ready per node, and a drain, a hand-off before it and (with the load
+    // balancer) a back after the ready per node but the chain's first manager.
     const cases: [number, number, number][] = [
         [1, 0, 2 + 1],
-        [3, 2, 16 + 5 + 4],
-        [5, 10, 46 + 15 + 14],
+        [3, 2, 16 + 5 + 3 * 4],
+        [5, 10, 46 + 15 + 3 * 14],
     ];
     for (const [managers, workers, commands] of cases) {
         it(`(${managers} managers, ${workers} workers): exact resources`, async () => {
@@ -212,7 +213,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         );
     });
 
-    it("lets a node take nodes of this cluster, and only those, out of the load balancer: the reads, and DeregisterTargets on groups tagged with the cluster", () => {
+    it("lets a node take nodes of this cluster, and only those, out of the load balancer and back: the reads, and Deregister/RegisterTargets on groups tagged with the cluster", () => {
         const policy = m.named(`${N}-node-elb`, "aws:iam/rolePolicy:RolePolicy");
         assert.strictEqual(policy.inputs.role, `${N}-node-id`);
         assert.deepStrictEqual(JSON.parse(String(policy.inputs.policy)), {
@@ -225,9 +226,9 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
                     Resource: "*",
                 },
                 {
-                    Sid: "DeregisterOwnNodes",
+                    Sid: "MoveOwnNodes",
                     Effect: "Allow",
-                    Action: ["elasticloadbalancing:DeregisterTargets"],
+                    Action: ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"],
                     Resource: "arn:aws:elasticloadbalancing:*:*:targetgroup/*",
                     Condition: { StringEquals: { "aws:ResourceTag/pulumi-swarm:cluster": N } },
                 },
@@ -384,14 +385,35 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             },
         });
         const m = running;
-        const deps = (n: string) => m.named(`${N}-${n}`).dependencies.filter((d) => /-(ready|drain)$|-(manager|worker)-\d+$/.test(d)).sort();
-        // What each instance waits for: the node before it back (its ready) and its own drain.
+        const deps = (n: string) => m.named(`${N}-${n}`).dependencies.filter((d) => /-(ready|drain|handoff|back)$|-(manager|worker)-\d+$/.test(d)).sort();
+        // What each instance waits for: the node before it back (its ready, and then its back
+        // in the load balancer, for every node but the chain's first) and its own drain.
         assert.deepStrictEqual(deps("manager-1"), []);
         assert.deepStrictEqual(deps("manager-2"), [`${N}-manager-1-ready`, `${N}-manager-2-drain`]);
-        assert.deepStrictEqual(deps("manager-0"), [`${N}-manager-0-drain`, `${N}-manager-2-ready`]);
-        assert.deepStrictEqual(deps("worker-0"), [`${N}-manager-0-ready`, `${N}-worker-0-drain`]);
-        assert.deepStrictEqual(deps("worker-1"), [`${N}-worker-0-ready`, `${N}-worker-1-drain`]);
+        assert.deepStrictEqual(deps("manager-0"), [`${N}-manager-0-drain`, `${N}-manager-2-back`]);
+        assert.deepStrictEqual(deps("worker-0"), [`${N}-manager-0-back`, `${N}-worker-0-drain`]);
+        assert.deepStrictEqual(deps("worker-1"), [`${N}-worker-0-back`, `${N}-worker-1-drain`]);
         assert.throws(() => m.named(`${N}-manager-1-drain`));
+        assert.throws(() => m.named(`${N}-manager-1-handoff`));
+        assert.throws(() => m.named(`${N}-manager-1-back`));
+        // The hand-off: before the drain, where the drain runs, after the node before is back.
+        // The back: after the ready, where the ready runs. Both run only on update, when the
+        // instance type changes, and are replaced (running nothing) with the machines they use.
+        // (and on manager-0, whose Elastic IP they connect to).
+        assert.deepStrictEqual(deps("worker-1-drain"), [`${N}-manager-0`, `${N}-worker-0-back`, `${N}-worker-1-handoff`]);
+        assert.deepStrictEqual(deps("worker-1-handoff"), [`${N}-manager-0`, `${N}-worker-0-back`]);
+        assert.deepStrictEqual(deps("worker-0-back"), [`${N}-manager-0`, `${N}-worker-0`, `${N}-worker-0-ready`]);
+        const handoff = m.named(`${N}-worker-1-handoff`);
+        const back = m.named(`${N}-worker-1-back`);
+        assert.deepStrictEqual([handoff.inputs.create, handoff.inputs.delete, back.inputs.create, back.inputs.delete], [undefined, undefined, undefined, undefined]);
+        assert.deepStrictEqual(plain(handoff.inputs.triggers), [`${N}-manager-0-id`]);
+        assert.deepStrictEqual(plain(back.inputs.triggers), [`${N}-worker-1-id`, `${N}-manager-0-id`]);
+        const albName = String(m.named(`${N}-alb`, "aws:lb/loadBalancer:LoadBalancer").inputs.name);
+        assert.match(
+            plain<string>(handoff.inputs.update),
+            new RegExp(`^# pulumi-swarm: before worker-1 restarts \\(instance type t3\\.medium\\): spread out the services that run only there, then take it out of the load balancer\n[^]*\nlbName=${albName}\n[^]*\nspreadOut "\\$node" 300 worker-1\n[^]*\n\\[ -z "\\$inst" \\] \\|\\| lbOut "\\$inst" worker-1\n$`),
+        );
+        assert.match(plain<string>(back.inputs.update), /^# pulumi-swarm: after worker-1 restarted \(instance type t3\.medium\): back in the load balancer\n[^]*\n\[ -z "\$inst" \] \|\| lbIn "\$inst" worker-1\n$/);
         // A drain: on a manager earlier in the chain (its Elastic IP), after the node before;
         // replaced (running nothing) with that manager; it runs only on update, when the
         // instance type changes. The managers' drains run on manager-1, the workers' on manager-0.
@@ -408,7 +430,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         assert.deepStrictEqual([drain("worker-1").inputs.create, drain("worker-1").inputs.delete], [undefined, undefined]);
         assert.match(plain<string>(drain("worker-1").inputs.update), /^# pulumi-swarm: before worker-1 restarts \(instance type t3\.medium\): wait until the swarm is whole, then drain worker-1\n/);
         assert.match(plain<string>(drain("manager-0").inputs.update), /^# pulumi-swarm: before manager-0 restarts \(instance type t3\.small\): wait until the swarm is whole, hand its leadership over if it leads, then drain manager-0\n/);
-        assert.ok(drain("worker-1").dependencies.includes(`${N}-worker-0-ready`));
+        assert.ok(drain("worker-1").dependencies.includes(`${N}-worker-0-back`));
         // A ready: a manager's on itself, a worker's on the first manager; replaced with them.
         assert.deepStrictEqual(plain(ready("manager-1").inputs.triggers), [`${N}-manager-1-id`]);
         assert.deepStrictEqual(plain(ready("worker-0").inputs.triggers), [`${N}-worker-0-id`, `${N}-manager-0-id`]);
@@ -548,7 +570,7 @@ describe("mock: SwarmCluster under preview (addresses unknown)", function () {
     this.timeout(60000);
     it("still builds the whole graph", async () => {
         const { monitor, cluster } = await build("pv", { adminCidrBlocks: admin, managerCount: 3, workerCount: 2 }, { preview: true });
-        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "aws:ec2/eip:Eip": 3, "command:remote:Command": 25 });
+        assert.deepStrictEqual(countByType(monitor), { ...base, "aws:ec2/instance:Instance": 5, "aws:ec2/eip:Eip": 3, "command:remote:Command": 33 });
         // Nothing that depends on an instance address or a command's output is known.
         const join = monitor.named("pv-swarm-join-worker-0");
         assert.strictEqual(pulumi.isUnknown(join.inputs.create), true);
@@ -631,7 +653,8 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
     it("every command is replaced when its triggers change; nothing is protected, retained or deleted with another resource, so every delete script runs", async () => {
         const { monitor } = await build("opt", { adminCidrBlocks: admin, managerCount: 1, workerCount: 1 });
         const commands = monitor.ofType("command:remote:Command");
-        assert.strictEqual(commands.length, 8);
+        // init, 2 joins, member and remover of the worker, 2 readies, the worker's drain, hand-off and back.
+        assert.strictEqual(commands.length, 10);
         for (const c of commands) {
             // The command provider's own option: a change of triggers re-runs create (after delete).
             assert.deepStrictEqual(c.replaceOnChanges, ["triggers[*]"], c.name);
@@ -671,8 +694,8 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         const provider = "urn:pulumi:stack::project::pulumi:providers:aws::eu-west-1::eu-west-1-id";
         const children = monitor.records.filter((r) => !r.type.startsWith("pulumi:providers:"));
         // the base 31, 2 instances, the manager's Elastic IP, 5 bootstrap commands, and a ready
-        // for each node and a drain for the worker, and the lone manager's guard
-        assert.strictEqual(children.length, 43);
+        // for each node and a drain, a hand-off and a back for the worker, and the lone manager's guard
+        assert.strictEqual(children.length, 45);
         for (const r of children) {
             assert.strictEqual(r.protect, true, `${r.type} ${r.name} is not protected`);
             assert.strictEqual(r.provider, r.type.startsWith("aws:") ? provider : "", `${r.type} ${r.name}`);

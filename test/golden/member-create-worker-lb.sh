@@ -147,7 +147,8 @@ lbOut() {
       done
     fi
     if elbCall "Action=DeregisterTargets&TargetGroupArn=$(enc "$g")&Targets.member.1.Id=$1&Targets.member.1.Port=${mine%% *}"; then
-      out="$out $g"
+      # Only a healthy target gets requests: only then is there anything to let finish.
+      [ "${mine#* }" != healthy ] || out="$out $g"
     else
       echo "pulumi-swarm: warning: could not take $2 out of the load balancer's target groups ($elbError); it may still get requests while it drains." >&2
     fi
@@ -162,6 +163,30 @@ lbOut() {
       fi
       sleep 2
     done
+  done
+}
+# lbIn <instance ID> <what>: registers the instance in every target group of the load
+# balancer that does not hold it (every route registers every node). It always returns 0.
+lbIn() {
+  if ! elbSetup; then
+    echo "pulumi-swarm: warning: could not register $2 in the load balancer's target groups again (no AWS credentials from the instance metadata service); pulumi up registers it on the next run that changes its attachments, or register it by hand." >&2
+    return 0
+  fi
+  if ! elbCall "Action=DescribeLoadBalancers&Names.member.1=$lbName"; then
+    case $elbError in LoadBalancerNotFound*) return 0 ;; esac
+    echo "pulumi-swarm: warning: could not register $2 in the load balancer's target groups again ($elbError); pulumi up registers it on the next run that changes its attachments, or register it by hand." >&2
+    return 0
+  fi
+  lbArn=$(printf '%s\n' "$r" | sed -n 's/^LoadBalancerArn>//p' | head -n 1)
+  if ! elbCall "Action=DescribeTargetGroups&LoadBalancerArn=$(enc "$lbArn")"; then
+    echo "pulumi-swarm: warning: could not register $2 in the load balancer's target groups again ($elbError); pulumi up registers it on the next run that changes its attachments, or register it by hand." >&2
+    return 0
+  fi
+  for g in $(printf '%s\n' "$r" | sed -n 's/^TargetGroupArn>//p'); do
+    targetsOf "$g" || continue
+    state=$(printf '%s\n' "$targets" | awk -v id="$1" '$1 == id { print $3; exit }')
+    case "$state" in "" | unused | draining) ;; *) continue ;; esac
+    elbCall "Action=RegisterTargets&TargetGroupArn=$(enc "$g")&Targets.member.1.Id=$1" || echo "pulumi-swarm: warning: could not register $2 in the load balancer's target groups again ($elbError); pulumi up registers it on the next run that changes its attachments, or register it by hand." >&2
   done
 }
 

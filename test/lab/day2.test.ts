@@ -206,6 +206,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
     it("instance types change (managers and workers): one node restarts at a time, each drained (a leader handing its leadership over) before and back in a whole swarm before the next; quorum at every sample; no command replaced; same node IDs", async () => {
         const before = await unwrap(cluster!.managerPublicIps);
         const workersBefore = await unwrap(cluster!.workerPublicIps);
+        const callsBefore = aws!.calls.length;
         const { r, probe } = await probed("instance types t3.small/t3.medium -> t3.medium/t3.large", KEEP);
         state = ok(r);
         // The instances restart one at a time, in the chain's order, each after the one before
@@ -219,25 +220,47 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         const end = (s: { at: number; ms: number }) => s.at + s.ms;
         for (let i = 1; i < restarts.length; i++) {
             const previousReady = step(`${restarts[i - 1].name}-ready`);
+            const handoff = step(`${restarts[i].name}-handoff`);
             const drain = step(`${restarts[i].name}-drain`);
-            assert.ok(end(restarts[i - 1]) <= previousReady.at && end(previousReady) <= drain.at && end(drain) <= restarts[i].at, `${restarts[i].name} started before ${restarts[i - 1].name} was back`);
+            const back = step(`${restarts[i].name}-back`);
+            const ready = step(`${restarts[i].name}-ready`);
+            assert.ok(end(restarts[i - 1]) <= previousReady.at && end(previousReady) <= handoff.at, `${restarts[i].name} started before ${restarts[i - 1].name} was back`);
+            assert.ok(end(handoff) <= drain.at && end(drain) <= restarts[i].at && end(restarts[i]) <= ready.at && end(ready) <= back.at, `${restarts[i].name}: hand-off, drain, restart, ready, back, in that order`);
+            if (i > 1) assert.ok(end(step(`${restarts[i - 1].name}-back`)) <= handoff.at, `${restarts[i].name} handed off before ${restarts[i - 1].name} was back in the load balancer`);
         }
-        // The commands that ran: a drain before every node but the chain's first (manager-1), a ready after
-        // each, and the workers' joins, which reconnect to their new addresses and find their
-        // nodes in the swarm; nothing replaced.
+        // Each node but the chain's first left the load balancer before its drain and came back
+        // after its ready: the AWS stand-in saw exactly their deregistrations and registrations.
+        const ids = Object.fromEntries([...state.values()].filter((x) => x.type === INSTANCE).map((x) => [x.name, x.id]));
+        const rolled = ["lab-manager-2", "lab-manager-0", "lab-worker-0", "lab-worker-1"].map((n) => ids[n]).sort();
+        const calls = aws!.calls.slice(callsBefore);
+        const ofAction = (a: string) => [...new Set(calls.filter((c) => c.startsWith(`${a} `)).map((c) => c.split(" ")[1]))].sort();
+        assert.deepStrictEqual(ofAction("DeregisterTargets"), rolled, calls.join("\n"));
+        assert.deepStrictEqual(ofAction("RegisterTargets"), rolled, calls.join("\n"));
+        assert.deepStrictEqual(engine.elb.registeredInstances(), Object.values(ids).sort());
+        // The commands that ran: a hand-off and a drain before every node but the chain's first
+        // (manager-1), a ready after each and a back after those, and the workers' joins, which
+        // reconnect to their new addresses and find their nodes in the swarm; nothing replaced.
         assert.deepStrictEqual(
             r.steps.filter((s) => s.type === REMOTE).map((s) => `${s.op} ${s.name}`).sort(),
             [
+                "update lab-manager-0-back",
                 "update lab-manager-0-drain",
+                "update lab-manager-0-handoff",
                 "update lab-manager-0-ready",
                 "update lab-manager-1-ready",
+                "update lab-manager-2-back",
                 "update lab-manager-2-drain",
+                "update lab-manager-2-handoff",
                 "update lab-manager-2-ready",
                 "update lab-swarm-join-worker-0",
                 "update lab-swarm-join-worker-1",
+                "update lab-worker-0-back",
                 "update lab-worker-0-drain",
+                "update lab-worker-0-handoff",
                 "update lab-worker-0-ready",
+                "update lab-worker-1-back",
                 "update lab-worker-1-drain",
+                "update lab-worker-1-handoff",
                 "update lab-worker-1-ready",
             ],
         );

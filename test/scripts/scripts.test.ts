@@ -14,7 +14,7 @@ import {
     renderRemoverDelete,
 } from "../../components/scripts/membership";
 import { renderSingleManagerGuard } from "../../components/scripts/guard";
-import { renderAfterRestart, renderBeforeRestart, renderQuorumCheck } from "../../components/scripts/roll";
+import { renderAfterRestart, renderBack, renderBeforeRestart, renderHandOff, renderQuorumCheck } from "../../components/scripts/roll";
 import { ECR_REGISTRY_PATTERN, renderRegistryAuthRenewal, renderRegistryAuthRenewalUnits } from "../../components/scripts/registryAuth";
 import { parseSwarmInitOutput, renderSwarmInit } from "../../components/scripts/swarmInit";
 import { parseSwarmJoinOutput, renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
@@ -64,6 +64,17 @@ const cases: { file: string; shell: "sh" | "bash"; render: () => string }[] = [
     { file: "member-create-worker.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "worker-3", nodeId: "w3node", role: "worker" }, 300) },
     { file: "member-create-manager.sh", shell: "sh", render: () => renderMemberCreate({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
     { file: "member-delete-manager.sh", shell: "sh", render: () => renderMemberDelete({ hostKey: "manager-1", nodeId: "m1node", role: "manager" }, 300) },
+    {
+        file: "handoff-worker-lb.sh",
+        shell: "sh",
+        render: () => renderHandOff({ hostKey: "worker-3", change: "instance type t3.large", drainTimeoutSeconds: 300, loadBalancerName: "prod-alb-1a2b3c4d" }),
+    },
+    { file: "handoff-manager.sh", shell: "sh", render: () => renderHandOff({ hostKey: "manager-2", change: "instance type t3.medium", drainTimeoutSeconds: 300 }) },
+    {
+        file: "back-worker.sh",
+        shell: "sh",
+        render: () => renderBack({ hostKey: "worker-3", change: "instance type t3.large", drainTimeoutSeconds: 300, loadBalancerName: "prod-alb-1a2b3c4d" }),
+    },
     {
         file: "member-create-worker-lb.sh",
         shell: "sh",
