@@ -78,23 +78,29 @@ letGo() {
   targetsOf "$1" || return 1
   ! printf '%s\n' "$targets" | awk -v id="$2" '$1 == id && $3 != "unused" { found = 1 } END { exit !found }'
 }
-lbOut() {
+# lbGroups: the target groups of the load balancer in $groups (none when it does not exist);
+# fails with the reason in $elbError.
+lbGroups() {
+  groups=
   if ! elbSetup; then
-    echo "pulumi-swarm: warning: could not take $2 out of the load balancer's target groups (no AWS credentials from the instance metadata service); it may still get requests while it drains." >&2
-    return 0
+    elbError='no AWS credentials from the instance metadata service'
+    return 1
   fi
   if ! elbCall "Action=DescribeLoadBalancers&Names.member.1=$lbName"; then
     case $elbError in LoadBalancerNotFound*) return 0 ;; esac
-    echo "pulumi-swarm: warning: could not take $2 out of the load balancer's target groups ($elbError); it may still get requests while it drains." >&2
-    return 0
+    return 1
   fi
   lbArn=$(printf '%s\n' "$r" | sed -n 's/^LoadBalancerArn>//p' | head -n 1)
-  if ! elbCall "Action=DescribeTargetGroups&LoadBalancerArn=$(enc "$lbArn")"; then
+  elbCall "Action=DescribeTargetGroups&LoadBalancerArn=$(enc "$lbArn")" || return 1
+  groups=$(printf '%s\n' "$r" | sed -n 's/^TargetGroupArn>//p')
+}
+lbOut() {
+  if ! lbGroups; then
     echo "pulumi-swarm: warning: could not take $2 out of the load balancer's target groups ($elbError); it may still get requests while it drains." >&2
     return 0
   fi
   out=
-  for g in $(printf '%s\n' "$r" | sed -n 's/^TargetGroupArn>//p'); do
+  for g in $groups; do
     targetsOf "$g" || continue
     mine=$(printf '%s\n' "$targets" | awk -v id="$1" '$1 == id { print $2, $3; exit }')
     case "${mine#* }" in "" | unused | draining) continue ;; esac
@@ -131,21 +137,11 @@ lbOut() {
 # lbIn <instance ID> <what>: registers the instance in every target group of the load
 # balancer that does not hold it (every route registers every node). It always returns 0.
 lbIn() {
-  if ! elbSetup; then
-    echo "pulumi-swarm: warning: could not register $2 in the load balancer's target groups again (no AWS credentials from the instance metadata service); pulumi up registers it on the next run that changes its attachments, or register it by hand." >&2
-    return 0
-  fi
-  if ! elbCall "Action=DescribeLoadBalancers&Names.member.1=$lbName"; then
-    case $elbError in LoadBalancerNotFound*) return 0 ;; esac
+  if ! lbGroups; then
     echo "pulumi-swarm: warning: could not register $2 in the load balancer's target groups again ($elbError); pulumi up registers it on the next run that changes its attachments, or register it by hand." >&2
     return 0
   fi
-  lbArn=$(printf '%s\n' "$r" | sed -n 's/^LoadBalancerArn>//p' | head -n 1)
-  if ! elbCall "Action=DescribeTargetGroups&LoadBalancerArn=$(enc "$lbArn")"; then
-    echo "pulumi-swarm: warning: could not register $2 in the load balancer's target groups again ($elbError); pulumi up registers it on the next run that changes its attachments, or register it by hand." >&2
-    return 0
-  fi
-  for g in $(printf '%s\n' "$r" | sed -n 's/^TargetGroupArn>//p'); do
+  for g in $groups; do
     targetsOf "$g" || continue
     state=$(printf '%s\n' "$targets" | awk -v id="$1" '$1 == id { print $3; exit }')
     case "$state" in "" | unused | draining) ;; *) continue ;; esac
