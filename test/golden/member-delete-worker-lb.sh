@@ -101,10 +101,11 @@ elbCall() {
 enc() {
   printf '%s' "$1" | sed 's/:/%3A/g; s|/|%2F|g'
 }
-# targetsOf <group>: its registered targets in $targets, one "<id> <port> <state>" per line.
+# targetsOf <group>: its registered targets in $targets, one "<id> <port> <state>" per line
+# (the State of TargetHealth, not of AdministrativeOverride, which has one too).
 targetsOf() {
   elbCall "Action=DescribeTargetHealth&TargetGroupArn=$(enc "$1")" || return 1
-  targets=$(printf '%s\n' "$r" | awk '/^Id>/ { id = substr($0, 4) } /^Port>/ { port = substr($0, 6) } /^State>/ { print id, port, substr($0, 7) }')
+  targets=$(printf '%s\n' "$r" | awk '/^Id>/ { id = substr($0, 4) } /^Port>/ { port = substr($0, 6) } /^TargetHealth>/ { th = 1 } /^\/TargetHealth>/ { th = 0 } /^State>/ && th { print id, port, substr($0, 7) }')
 }
 othersHealthy() {
   targetsOf "$1" || return 1

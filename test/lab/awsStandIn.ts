@@ -233,11 +233,13 @@ export function answer(engine: AwsStandInEngine, q: Omit<Relayed, "id">, log: { 
             return xml(200, xmlAnswer(action, `<TargetGroups>${members.join("")}</TargetGroups>`));
         }
         case "DescribeTargetHealth": {
+            // As AWS answers it: each target with its TargetHealth and an AdministrativeOverride,
+            // whose own State the scripts must not read as the target's (API_TargetHealthDescription).
             const g = form.get("TargetGroupArn") ?? "";
             if (!elb.targetGroups.has(g)) return xml(400, xmlError("TargetGroupNotFound", `Target groups '${g}' not found`));
             const members = elb.targetsOf(g).map(
                 (t) =>
-                    `\n      <member>\n        <Target>\n          <Id>${t.id}</Id>\n          <Port>${t.port}</Port>\n        </Target>\n        <HealthCheckPort>${t.port}</HealthCheckPort>\n        <TargetHealth>\n          <State>${t.state}</State>\n        </TargetHealth>\n      </member>`,
+                    `\n      <member>\n        <Target>\n          <Id>${t.id}</Id>\n          <Port>${t.port}</Port>\n        </Target>\n        <HealthCheckPort>${t.port}</HealthCheckPort>\n        <TargetHealth>\n          <State>${t.state}</State>\n        </TargetHealth>\n        <AdministrativeOverride>\n          <State>no_override</State>\n          <Reason>AdministrativeOverride.NoOverride</Reason>\n        </AdministrativeOverride>\n      </member>`,
             );
             return xml(200, xmlAnswer(action, `\n    <TargetHealthDescriptions>${members.join("")}\n    </TargetHealthDescriptions>\n  `));
         }
