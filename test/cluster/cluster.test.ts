@@ -647,6 +647,28 @@ describe("mock: SwarmCluster's AMI lookup (getAmi, answered as EC2 would from a 
     });
 });
 
+describe("mock: SwarmBootstrap with a load balancer", function () {
+    it("refuses a host without its instance ID (machineId), naming the field and the fix, before anything is registered", async () => {
+        const monitor = installMocks(awsOutputs, awsCalls);
+        const { SwarmBootstrap } = await import("../../components/swarmBootstrap");
+        const host = (key: string, role: "manager" | "worker", machineId?: string) => ({ key, role, sshHost: "198.51.100.7", sshUser: "ubuntu", privateAddress: `10.0.0.${key.length}${role.length}`, machineId });
+        assert.throws(
+            () =>
+                new SwarmBootstrap("lb", {
+                    hosts: [host("manager-0", "manager", "i-0123456789abcdef0"), host("worker-0", "worker")],
+                    privateKey: "KEY",
+                    loadBalancerName: "prod-alb-1a2b3c4d",
+                }),
+            {
+                name: "SwarmArgumentError",
+                message:
+                    "hosts[1].machineId must be the host's EC2 instance ID when loadBalancerName is given: a leaving node is deregistered from the load balancer by it; give machineId or leave loadBalancerName out; got nothing (the field is missing)",
+            },
+        );
+        assert.deepStrictEqual(monitor.records, []);
+    });
+});
+
 describe("mock: SwarmCluster's resource options, as the engine gets them", function () {
     this.timeout(60000);
 
