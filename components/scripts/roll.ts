@@ -30,6 +30,13 @@ export interface NodeRestartScriptArgs {
     readonly drainTimeoutSeconds: number;
 }
 
+/** Fails unless `change` (a script's first line names it) is a plain phrase. */
+function checkChange(change: string): void {
+    if (typeof change !== "string" || !/^[A-Za-z0-9 ._:/-]+$/.test(change)) {
+        throw new Error(`change must be letters, digits, spaces, '.', '_', ':', '/' or '-'; got ${JSON.stringify(change)}`);
+    }
+}
+
 function check(args: NodeRestartScriptArgs): void {
     checkWord("hostKey", args.hostKey);
     if (args.role !== "manager" && args.role !== "worker") {
@@ -37,9 +44,7 @@ function check(args: NodeRestartScriptArgs): void {
     }
     checkSeconds("readyTimeoutSeconds", args.readyTimeoutSeconds);
     checkSeconds("drainTimeoutSeconds", args.drainTimeoutSeconds);
-    if (typeof args.change !== "string" || !/^[A-Za-z0-9 ._:/-]+$/.test(args.change)) {
-        throw new Error(`change must be letters, digits, spaces, '.', '_', ':', '/' or '-'; got ${JSON.stringify(args.change)}`);
-    }
+    checkChange(args.change);
 }
 
 /** `whole`: true when the swarm answers here with a leader, every manager reachable, and the key's node Ready; `node` holds its ID. */
@@ -167,9 +172,7 @@ export interface NodeHandOffArgs {
 function checkHandOff(args: NodeHandOffArgs): void {
     checkWord("hostKey", args.hostKey);
     checkSeconds("drainTimeoutSeconds", args.drainTimeoutSeconds);
-    if (typeof args.change !== "string" || !/^[A-Za-z0-9 ._:/-]+$/.test(args.change)) {
-        throw new Error(`change must be letters, digits, spaces, '.', '_', ':', '/' or '-'; got ${JSON.stringify(args.change)}`);
-    }
+    checkChange(args.change);
 }
 
 /** Sets `node` to the swarm node of a host key (empty when there is none). */
