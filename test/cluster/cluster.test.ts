@@ -328,7 +328,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.match(script(member, "delete"), new RegExp(`\nnodeUpdate --availability drain ${nodeId}\n`));
             assert.match(script(member, "delete"), new RegExp(`dkr node demote ${nodeId}`));
             assert.match(script(join, "delete"), /\ndkr swarm leave >\/dev\/null\n/);
-            assert.match(script(remover, "delete"), /if \[ "\$availability" = Drain \]; then\n {4}dkr node rm --force "\$id"/);
+            assert.match(script(remover, "delete"), /if \[ "\$availability" = Drain \]; then\n[^]*?until dkr node rm --force "\$id"/);
             assert.match(script(remover, "delete"), new RegExp(`--filter node\\.label=pulumi-swarm\\.host=${key} `));
             // Pulumi deletes dependents first: member -> join -> remover.
             assert.ok(member.dependencies.includes(join.name));

@@ -21,6 +21,12 @@ if ! nodes=$(labelled); then
 fi
 printf '%s\n' "$nodes" | while read -r id availability; do
   if [ "$availability" = Drain ]; then
-    dkr node rm --force "$id" >/dev/null || gone
+    # Retried: while other managers leave, Raft may time the removal out (DeadlineExceeded, seen in CI).
+    n=0
+    until dkr node rm --force "$id" >/dev/null || gone; do
+      n=$((n + 1))
+      [ "$n" -lt 5 ] || exit 1
+      sleep 2
+    done
   fi
 done
