@@ -70,7 +70,8 @@ export interface SwarmBootstrapArgs {
      * cluster's managers whose machines this run replaces. A node in no swarm tries them first,
      * so that a run that replaces every manager (a new AMI) joins the new machines through the
      * old ones, which leave only at the end of the run. Addresses that `hosts` names are left
-     * out, so the joins' scripts change only while such managers exist. Ignored with one
+     * out. A join already made ignores its script's changes, so these addresses reach only the
+     * joins that run (new or replaced nodes), and the run after a roll runs no join. Ignored with one
      * manager: its predecessor could not leave a swarm of two managers without a demotion.
      * @default []
      */
@@ -176,7 +177,8 @@ export function validateSwarmHosts(hosts: readonly SwarmHost[]): void {
  * A host's commands are replaced when its key, role, private address or `machineId` change, the
  * new before the old (Pulumi's default order): the new machine joins, its member retires the
  * old node (drained, demoted, removed), and the old machine leaves at the end of the run. A new SSH address or port only
- * updates the connection: the join runs again and finds the node in the swarm.
+ * updates the connection: the join runs again and finds the node in the swarm. A join already
+ * made ignores changes of its script (other managers' addresses): it runs only when its node joins.
  *
  * Worker joins depend on the init, the first manager's join and their own remover, so they
  * run in parallel; manager joins wait for the previous manager's join instead, because Raft
@@ -338,6 +340,12 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                         ...(h.role === "manager" ? (previousManagerJoin ? [previousManagerJoin] : []) : [joins.get(first)!]),
                     ],
                     customTimeouts: { create: minutes(readySeconds), update: minutes(readySeconds), delete: minutes(d.leaveTimeoutSeconds) },
+                    // A join's script matters only when its node joins, which is when the join is
+                    // created or replaced (its identity changed): the engine then runs the
+                    // program's script, not the ignored one (step_generator.go re-runs Check on
+                    // the goal's inputs for a replacement). A node already in the swarm never runs
+                    // it again because the managers' addresses changed (a roll, managers added).
+                    ignoreChanges: ["create"],
                 },
             );
             if (h.role === "manager") {

@@ -288,6 +288,9 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.ok(create.includes(`  case " $info " in ${managers.map((k) => `*" ${privateIp(k)}:2377 "*`).join("|")}) return 0 ;; esac\n`));
             assert.ok(create.includes(`joins the swarm as a ${role}`));
             assert.ok(!create.includes("SWMTKN"), `${key}: the token is in the command text`);
+            // Its script runs when its node joins (created or replaced), never again because other
+            // managers' addresses changed.
+            assert.deepStrictEqual(join.ignoreChanges, ["create"], key);
             const commandDeps = join.dependencies.filter((d) => m.records.find((r) => r.name === d)?.type === "command:remote:Command");
             // Workers: the init, the first manager's join (so that it leaves after them) and their own
             // remover (no chain: they join in parallel). Managers: the previous manager's join

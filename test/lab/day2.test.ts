@@ -326,9 +326,13 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         ];
         assert.deepStrictEqual(up5.r.steps.filter((s) => s.op === "create").map((s) => s.name).sort(), added);
         assert.ok(up5.r.steps.findIndex((s) => s.name === "lab-swarm-join-manager-4") > up5.r.steps.findIndex((s) => s.name === "lab-swarm-join-manager-3"));
+        // The nodes already in the swarm run no join: their scripts now name five managers, a
+        // change a join ignores.
+        assert.deepStrictEqual(commandOps(up5.r, "update").filter((n) => n.includes("-join-")), []);
         const up3 = await probed("managers 5 -> 3", KEEP);
         state = ok(up3.r);
         const three = await sameSwarmWhole(state, 3);
+        assert.deepStrictEqual(commandOps(up3.r, "update").filter((n) => n.includes("-join-")), []);
         assert.deepStrictEqual(three, Object.fromEntries(Object.entries(five).filter(([k]) => k !== "manager-3" && k !== "manager-4")));
         assert.deepStrictEqual(
             up3.r.steps.filter((s) => s.op === "delete").map((s) => s.name).sort(),
@@ -386,5 +390,14 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         assert.deepStrictEqual(aws!.refused, []);
         await dockerHostIsALiveManager();
         assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
+    });
+
+    it("the run after the roll touches no node and runs no script: the joins keep the scripts they ran, which named the old managers", async () => {
+        const r = await engine.up(program({ ...KEEP, amiId: "ami-0ccccccccccccccc3" }), state);
+        state = ok(r);
+        // Steps list the instances, Elastic IPs and the commands that run a script (the quorum
+        // check, which now asks a new manager, is replaced but has no create or delete script).
+        assert.deepStrictEqual(r.steps.map((s) => `${s.op} ${s.name}`), []);
+        assert.deepStrictEqual(await sameSwarmWhole(state), nodeIds);
     });
 });
