@@ -1,4 +1,45 @@
+import { createHash } from "crypto";
 import { SwarmRole } from "./scripts/swarmJoin";
+
+/** The tag on every AWS resource of a cluster; its value is the cluster's identity (clusterIdentity). */
+export const CLUSTER_TAG = "pulumi-swarm:cluster";
+
+/** EC2's longest tag value. */
+const TAG_VALUE_MAX = 256;
+/** ECR's longest repository name. */
+const ECR_NAME_MAX = 256;
+
+const hash8 = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 8);
+
+/**
+ * A cluster's identity on AWS, `<project>/<stack>/<name>`: the value of its `CLUSTER_TAG`,
+ * which the lookup of its running managers and its nodes' load-balancer policy match, and the
+ * start of its ECR repositories' names. The component's name alone is not enough: the stacks
+ * of one program (an environment each), or two programs, in one account and region may name
+ * their clusters alike. Longer than a tag value may be, it ends in a hash of the whole.
+ */
+export function clusterIdentity(project: string, stack: string, name: string): string {
+    const id = `${project}/${stack}/${name}`;
+    return id.length <= TAG_VALUE_MAX ? id : `${id.slice(0, TAG_VALUE_MAX - 9)}-${hash8(id)}`;
+}
+
+/**
+ * The ECR repository of a built image: `<cluster identity>/<stack>/<service>`, each part made
+ * what ECR accepts (lowercase letters and digits, single '.', '_' or '-' between them). A
+ * name longer than ECR allows keeps the stack and service (a Docker service name is at most 63
+ * characters) and puts a hash of the identity first.
+ */
+export function ecrRepositoryName(identity: string, stackName: string, service: string): string {
+    const part = (s: string) =>
+        s
+            .toLowerCase()
+            .replace(/[^a-z0-9._-]+/g, "-")
+            .replace(/[._-]{2,}/g, (run) => run[0])
+            .replace(/^[._-]+|[._-]+$/g, "") || "x";
+    const tail = [stackName, service].map(part).join("/");
+    const name = [...identity.split("/").map(part), tail].join("/");
+    return name.length <= ECR_NAME_MAX ? name : `${hash8(identity)}/${tail}`;
+}
 
 /** Raft quorum facts for a manager count: how many may be lost with the swarm still writable. */
 export function toleratedManagerFailures(managerCount: number): number {

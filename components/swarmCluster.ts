@@ -4,7 +4,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { SwarmLoadBalancer, loadBalancerAwsName } from "./loadBalancer";
-import { NodePlacement, SecurityRule, planNodeSecurityRules, planPlacement, planRestartOrder } from "./planning";
+import { CLUSTER_TAG, NodePlacement, SecurityRule, clusterIdentity, planNodeSecurityRules, planPlacement, planRestartOrder } from "./planning";
 import { planNodeLoadBalancerPolicy } from "./routePlanning";
 import { renderCloudInit } from "./scripts/cloudInit";
 import { renderSingleManagerGuard } from "./scripts/guard";
@@ -166,8 +166,6 @@ export interface SwarmClusterExternalRegistryArgs {
     readonly password?: pulumi.Input<string>;
 }
 
-/** The tag on every resource of a cluster, its name: the EC2 lookup of a running cluster reads it. */
-const CLUSTER_TAG = "pulumi-swarm:cluster";
 /** The tag on every node's instance, its role ("manager" or "worker"). */
 const ROLE_TAG = "pulumi-swarm:role";
 
@@ -281,7 +279,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
         const settings = validateClusterArgs(args);
         super("swarm:index:SwarmCluster", name, {}, opts);
         const d = CLUSTER_DEFAULTS;
-        const tagsFor = (resourceName: string) => ({ ...(args.tags ?? {}), Name: resourceName, [CLUSTER_TAG]: name });
+        // What tells this cluster's AWS resources from another stack's cluster of the same name.
+        const identity = clusterIdentity(pulumi.getProject(), pulumi.getStack(), name);
+        const tagsFor = (resourceName: string) => ({ ...(args.tags ?? {}), Name: resourceName, [CLUSTER_TAG]: identity });
 
         // Network: the given VPC and subnets, or a new VPC with one public subnet per zone.
         let vpcId: pulumi.Output<string>;
@@ -381,7 +381,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             // Nodes take themselves out of the load balancer before they drain.
             new aws.iam.RolePolicy(
                 `${name}-node-elb`,
-                { role: role.id, policy: JSON.stringify(planNodeLoadBalancerPolicy(CLUSTER_TAG, name)) },
+                { role: role.id, policy: JSON.stringify(planNodeLoadBalancerPolicy(CLUSTER_TAG, identity)) },
                 { parent: this },
             );
         }
@@ -445,7 +445,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // The nodes, one link of a chain each (planRestartOrder): a change that restarts the
         // instances (their type) restarts one node at a time, each drained before and back in a
         // whole swarm after, before the next one starts. Only a running cluster is chained.
-        const running = this.runningManagers(name);
+        const running = this.runningManagers(identity, name);
         const quorum = running.apply((r) =>
             r.running && r.publicAddress !== undefined
                 ? [this.declareQuorumCheck(name, r.publicAddress, { managerType: instanceTypes.manager, workerType: instanceTypes.worker, amiId: args.amiId, userData }, restart)]
@@ -529,7 +529,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                     ingressCidrBlocks: lb.ingressCidrBlocks,
                     idleTimeoutSeconds: lb.idleTimeoutSeconds,
                     deletionProtection: lb.deletionProtection,
-                    tags: { ...(args.tags ?? {}), [CLUSTER_TAG]: name },
+                    tags: { ...(args.tags ?? {}), [CLUSTER_TAG]: identity },
                 },
                 { parent: this },
             );
@@ -545,7 +545,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 password: reg.password === undefined ? undefined : pulumi.secret(reg.password),
             };
         } else {
-            registry = { kind: "ecr", keepImages: reg.keepImages ?? d.keepImages, tags: { ...(args.tags ?? {}), [CLUSTER_TAG]: name } };
+            registry = { kind: "ecr", keepImages: reg.keepImages ?? d.keepImages, tags: { ...(args.tags ?? {}), [CLUSTER_TAG]: identity }, repositoryPrefix: identity };
         }
         const manager: pulumi.Output<ManagerConnection> = pulumi
             .all([managerPublicIps[0], sshUser, privateKey])
@@ -656,11 +656,22 @@ export class SwarmCluster extends pulumi.ComponentResource {
      * and launches every instance at once; dependencies are not diffed, so their appearing on
      * the second run changes nothing), and their private addresses are where the joins of
      * replaced machines go through (SwarmBootstrap `joinThrough`).
+     *
+     * The cluster tag is matched on the cluster's identity, or on its name alone: the tag's
+     * value before identities (an instance keeps it until this run updates its tags), so the
+     * run that brings the identity to a running cluster still finds it (EC2 filters: the values
+     * of one filter are ORed, the filters ANDed).
      */
-    private runningManagers(name: string): pulumi.Output<RunningManagers> {
+    private runningManagers(identity: string, name: string): pulumi.Output<RunningManagers> {
         return aws.ec2
             .getInstancesOutput(
-                { instanceTags: { [CLUSTER_TAG]: name, [ROLE_TAG]: "manager" }, instanceStateNames: ["pending", "running", "stopping", "stopped"] },
+                {
+                    filters: [
+                        { name: `tag:${CLUSTER_TAG}`, values: [identity, name] },
+                        { name: `tag:${ROLE_TAG}`, values: ["manager"] },
+                    ],
+                    instanceStateNames: ["pending", "running", "stopping", "stopped"],
+                },
                 { parent: this },
             )
             .apply((r) => {

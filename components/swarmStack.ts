@@ -9,6 +9,7 @@ import { RenderedStack, encodeBundle, renderStack } from "./compose/render";
 import { RouteArgs, defaultPriorityBase, planRoutes } from "./compose/routes";
 import { SwarmArgumentError, throwIfAny } from "./errors";
 import { declareRoutes } from "./loadBalancer";
+import { ecrRepositoryName } from "./planning";
 import { parseImageBuildOutput, renderImageBuild } from "./scripts/imageBuild";
 import {
     DeployedService,
@@ -247,7 +248,7 @@ export class SwarmStack extends pulumi.ComponentResource {
                 const repo = new aws.ecr.Repository(
                     `${name}-repo-${s.name}`,
                     {
-                        name: `${target.clusterName}/${stackName}/${s.name}`.toLowerCase(),
+                        name: ecrRepositoryName(target.registry.repositoryPrefix ?? target.clusterName, stackName, s.name),
                         imageTagMutability: "MUTABLE",
                         imageScanningConfiguration: { scanOnPush: true },
                         forceDelete: true,

@@ -61,6 +61,12 @@ export interface EcrRegistryTarget {
     readonly keepImages?: number;
     /** Tags for the repositories. */
     readonly tags?: Record<string, string>;
+    /**
+     * The start of each repository's name, `<prefix>/<stack>/<service>`: unique in the account
+     * and region for this swarm. `SwarmCluster` gives its identity, `<project>/<stack>/<name>`.
+     * @default the target's `clusterName`
+     */
+    readonly repositoryPrefix?: string;
 }
 
 export interface ExternalRegistryTarget {

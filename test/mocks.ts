@@ -425,6 +425,31 @@ function getAmi(inputs: Record<string, unknown>): Record<string, unknown> {
 /** The lookup of a cluster's instances in EC2 (by its tag): whether the cluster runs already. */
 export const GET_INSTANCES = "aws:ec2/getInstances:getInstances";
 
+/** An instance EC2 holds in the account and region, whichever stack made it. */
+export interface HeldInstance {
+    readonly id: string;
+    readonly privateIp: string;
+    readonly publicIp: string;
+    readonly tags: Record<string, string>;
+}
+
+/**
+ * EC2's answer to `getInstances` over the instances it holds: every `instanceTags` pair must
+ * match, and every `tag:<key>` filter one of its values (EC2 API Reference, "Filter": a
+ * filter's values are ORed, the filters ANDed). Other filters are refused.
+ */
+export function ec2Lookup(held: readonly HeldInstance[], inputs: Record<string, unknown>): Record<string, unknown> {
+    const want = (inputs.instanceTags as Record<string, string> | undefined) ?? {};
+    const filters = (inputs.filters as { name: string; values: string[] }[] | undefined) ?? [];
+    for (const f of filters) {
+        if (!f.name.startsWith("tag:")) throw new Error(`ec2Lookup: only tag filters are modelled; got ${f.name}`);
+    }
+    const found = held.filter(
+        (i) => Object.entries(want).every(([k, v]) => i.tags[k] === v) && filters.every((f) => f.values.includes(i.tags[f.name.slice("tag:".length)])),
+    );
+    return { ids: found.map((i) => i.id), privateIps: found.map((i) => i.privateIp), publicIps: found.map((i) => i.publicIp), ipv6Addresses: [], id: "us-east-1" };
+}
+
 export function awsCalls(token: string, inputs: Record<string, unknown> = {}): Record<string, unknown> | undefined {
     switch (token) {
         case "aws:index/getAvailabilityZones:getAvailabilityZones":

@@ -1,7 +1,7 @@
 // Pure layer: placement over zones, the security-group rule table, CIDR planning.
 import * as assert from "assert";
 import { parseCidr, splitIpv4Cidr } from "../components/cidr";
-import { cidrKey, planNodeSecurityRules, planPlacement, planRestartOrder, toleratedManagerFailures } from "../components/planning";
+import { cidrKey, clusterIdentity, ecrRepositoryName, planNodeSecurityRules, planPlacement, planRestartOrder, toleratedManagerFailures } from "../components/planning";
 import { architectureOf, amiNameFilter, nodePlatform } from "../components/swarmCluster";
 
 describe("pure: planning", () => {
@@ -77,6 +77,33 @@ describe("pure: planning", () => {
         assert.strictEqual(nodePlatform("t4g.small", "m7g.large"), "linux/arm64");
         assert.strictEqual(nodePlatform("t3.small", "m7g.large"), undefined, "mixed architectures: no single platform");
         assert.strictEqual(nodePlatform(Promise.resolve("t3.small"), "t3.small"), undefined, "not known until deploy");
+    });
+});
+
+describe("pure: a cluster's identity on AWS", () => {
+    it("is the project, the stack and the name: two stacks' clusters of the same name differ", () => {
+        assert.strictEqual(clusterIdentity("shop", "prod", "swarm"), "shop/prod/swarm");
+        assert.strictEqual(clusterIdentity("shop", "dev", "swarm"), "shop/dev/swarm");
+    });
+    it("longer than a tag value may be (256), keeps 247 characters and a hash of the whole", () => {
+        const long = clusterIdentity("p", "s", "n".repeat(300));
+        assert.strictEqual(long.length, 256);
+        assert.match(long, /^p\/s\/n{243}-[0-9a-f]{8}$/);
+        assert.notStrictEqual(long, clusterIdentity("p", "s", "n".repeat(301)));
+    });
+    it("names ECR repositories <identity>/<stack>/<service>, each part as ECR accepts it", () => {
+        assert.strictEqual(ecrRepositoryName("shop/prod/swarm", "web", "api"), "shop/prod/swarm/web/api");
+        // Lowercase; a run of separators becomes its first; none at either end; other characters '-'.
+        assert.strictEqual(ecrRepositoryName("My_Shop/Prod--EU/_swarm.", "web", "api"), "my_shop/prod-eu/swarm/web/api");
+        assert.strictEqual(ecrRepositoryName("a b/c@d/--", "web", "api"), "a-b/c-d/x/web/api");
+        // A target built by hand gives its cluster name alone.
+        assert.strictEqual(ecrRepositoryName("prod", "web", "api"), "prod/web/api");
+        for (const n of ["shop/prod/swarm/web/api", "my_shop/prod-eu/swarm/web/api"]) {
+            assert.match(n, /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/);
+        }
+    });
+    it("an ECR name longer than 256 puts a hash of the identity before the stack and service", () => {
+        assert.match(ecrRepositoryName(`p/s/${"n".repeat(260)}`, "web", "api"), /^[0-9a-f]{8}\/web\/api$/);
     });
 });
 

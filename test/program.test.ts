@@ -184,6 +184,14 @@ describe("mock: the repo's program (index.ts) with stack config", function () {
             assert.deepStrictEqual(g.namesOf(RULE), ["stack-web-route-proxy-8080"]);
             assert.deepStrictEqual(g.namesOf(LISTENER), ["dev-alb-http"]);
             assert.strictEqual(g.named(TARGET_GROUP, "stack-web-route-proxy-8080").inputs.port, 8080);
+            // The route's target group carries the cluster's identity (project, stack, name), which
+            // the node role's Deregister/RegisterTargets condition names; the API's repository
+            // starts with it too.
+            const tags = g.named(TARGET_GROUP, "stack-web-route-proxy-8080").inputs.tags as Record<string, string>;
+            assert.strictEqual(tags["pulumi-swarm:cluster"], "pulumi-swarm/dev/dev");
+            const policy = JSON.parse(String(g.named("aws:iam/rolePolicy:RolePolicy", "dev-node-elb").inputs.policy));
+            assert.deepStrictEqual(policy.Statement[1].Condition, { StringEquals: { "aws:ResourceTag/pulumi-swarm:cluster": "pulumi-swarm/dev/dev" } });
+            assert.strictEqual(g.named("aws:ecr/repository:Repository", "stack-web-repo-api").inputs.name, "pulumi-swarm/dev/dev/web/api");
             // every node is a target (the routing mesh answers on each)
             assert.strictEqual(g.ofType("aws:lb/targetGroupAttachment:TargetGroupAttachment").length, 3);
         });

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GET_INSTANCES, UNKNOWN_OUTPUT, awsCalls, awsOutputs, installMocks, plain } from "./mocks";
 
 /** Inputs the program tests read (of scripts, only the delete: what teardown runs). */
-const INPUTS = ["instanceType", "subnetId", "availabilityZone", "port", "priority", "listenerArn", "targetGroupArn", "targetId", "certificateArn", "name", "delete"];
+const INPUTS = ["instanceType", "subnetId", "availabilityZone", "port", "priority", "listenerArn", "targetGroupArn", "targetId", "certificateArn", "name", "delete", "tags", "policy"];
 
 export interface RunnerRecord {
     type: string;

@@ -6,21 +6,26 @@ import { renderSingleManagerGuard } from "../../components/scripts/guard";
 import { renderQuorumCheck } from "../../components/scripts/roll";
 import * as pulumi from "@pulumi/pulumi";
 import type { SwarmCluster as SwarmClusterType, SwarmClusterArgs } from "../../components";
-import { AWS_ZONES, GET_INSTANCES, Recorded, RecordingMonitor, awsCalls, awsOutputs, installMocks, isSecretValue, plain, unwrap } from "../mocks";
+import { AWS_ZONES, GET_INSTANCES, HeldInstance, Recorded, RecordingMonitor, awsCalls, awsOutputs, ec2Lookup, installMocks, isSecretValue, plain, unwrap } from "../mocks";
 
 /**
  * Builds the cluster under the mocks. `running`: the managers EC2 answers the cluster's lookup
  * with, by instance ID and private address (a run on a running cluster); none by default (a new
- * cluster).
+ * cluster). `ec2`: the instances EC2 holds instead, answered as EC2 filters them. `stack`: the
+ * Pulumi stack's name (the mocks' "stack" by default).
  */
 async function build(
     name: string,
     args: SwarmClusterArgs,
-    opts: { preview?: boolean; running?: { ids: string[]; privateIps: string[]; publicIps: string[] } } = {},
+    opts: { preview?: boolean; stack?: string; running?: { ids: string[]; privateIps: string[]; publicIps: string[] }; ec2?: HeldInstance[] } = {},
     resourceOpts: (m: RecordingMonitor) => Promise<pulumi.ComponentResourceOptions> = async () => ({}),
 ) {
     const calls = (token: string, inputs: Record<string, unknown>) =>
-        token === GET_INSTANCES && opts.running ? { ...awsCalls(token, inputs), ...opts.running } : awsCalls(token, inputs);
+        token === GET_INSTANCES && opts.ec2
+            ? ec2Lookup(opts.ec2, inputs)
+            : token === GET_INSTANCES && opts.running
+              ? { ...awsCalls(token, inputs), ...opts.running }
+              : awsCalls(token, inputs);
     const monitor = installMocks(awsOutputs, calls, opts);
     const { SwarmCluster } = await import("../../components");
     const cluster = new SwarmCluster(name, args, await resourceOpts(monitor));
@@ -126,7 +131,8 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             if (tags) {
                 assert.strictEqual(tags.Name, r.name);
                 assert.strictEqual(tags.team, "platform");
-                assert.strictEqual(tags["pulumi-swarm:cluster"], N);
+                // The cluster's identity: the mocks' project and stack, and its name.
+                assert.strictEqual(tags["pulumi-swarm:cluster"], `project/stack/${N}`);
             }
         }
     });
@@ -230,7 +236,7 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
                     Effect: "Allow",
                     Action: ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"],
                     Resource: "arn:aws:elasticloadbalancing:*:*:targetgroup/*",
-                    Condition: { StringEquals: { "aws:ResourceTag/pulumi-swarm:cluster": N } },
+                    Condition: { StringEquals: { "aws:ResourceTag/pulumi-swarm:cluster": `project/stack/${N}` } },
                 },
             ],
         });
@@ -364,7 +370,16 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
         const lookup = m.invokes.filter((i) => i.token === GET_INSTANCES);
         assert.deepStrictEqual(
             lookup.map((i) => i.args),
-            [{ instanceTags: { "pulumi-swarm:cluster": N, "pulumi-swarm:role": "manager" }, instanceStateNames: ["pending", "running", "stopping", "stopped"] }],
+            [
+                {
+                    // The cluster's identity, or its name alone (the tag's value before identities).
+                    filters: [
+                        { name: "tag:pulumi-swarm:cluster", values: [`project/stack/${N}`, N] },
+                        { name: "tag:pulumi-swarm:role", values: ["manager"] },
+                    ],
+                    instanceStateNames: ["pending", "running", "stopping", "stopped"],
+                },
+            ],
         );
         // Nothing is running: no quorum check, and no join goes through any address but the hosts' own.
         assert.throws(() => m.named(`${N}-quorum`));
@@ -467,6 +482,50 @@ describe("mock: SwarmCluster (3 managers, 2 workers)", function () {
             assert.ok(create.includes(`      for manager in ${through.join(" ")}; do\n`), `${key} does not join through ${through.join(", ")}`);
             assert.ok(create.includes(`  case " $info " in ${[...managers.map(privateIp), "10.0.99.1", "10.0.99.2"].map((a) => `*" ${a}:2377 "*`).join("|")}) return 0 ;; esac\n`), key);
         }
+    });
+
+    it("another stack's cluster of the same name (one program, an environment per stack, one account and region) is not this one: this stack's first up is a new cluster's", async () => {
+        // The "prod" stack's cluster as EC2 holds it: its instances, with the tags it gave them.
+        const args: SwarmClusterArgs = { adminCidrBlocks: ["203.0.113.0/24"], managerCount: 3, workerCount: 2 };
+        const { monitor: prod } = await build(N, args, { stack: "prod" });
+        const held: HeldInstance[] = prod.ofType("aws:ec2/instance:Instance").map((r, n) => ({
+            id: `i-0prod${n}`,
+            privateIp: `10.0.77.${n}`,
+            publicIp: `203.0.113.7${n}`,
+            tags: plain<Record<string, string>>(r.inputs.tags),
+        }));
+        assert.strictEqual(held.filter((i) => i.tags["pulumi-swarm:role"] === "manager").length, 3);
+        const { monitor: m } = await build(N, args, { ec2: held });
+        // No chain, no quorum check on the other stack's manager, no join through its addresses.
+        for (const k of ["manager-0", "manager-1", "manager-2", "worker-0", "worker-1"]) {
+            assert.deepStrictEqual(m.named(`${N}-${k}`).dependencies.filter((d) => /-(ready|drain|guard|quorum)$|-(manager|worker)-\d+$/.test(d)), [], k);
+        }
+        assert.throws(() => m.named(`${N}-quorum`));
+        for (const k of ["manager-0", "manager-1", "worker-0"]) {
+            assert.doesNotMatch(plain<string>(m.named(`${N}-swarm-join-${k}`).inputs.create), /10\.0\.77\./, k);
+        }
+        // And its own instances, held as well, are found: it then rolls.
+        const own = m.ofType("aws:ec2/instance:Instance").map((r, n) => ({ id: `i-0own${n}`, privateIp: `10.0.55.${n}`, publicIp: `203.0.113.5${n}`, tags: plain<Record<string, string>>(r.inputs.tags) }));
+        const { monitor: again } = await build(N, args, { ec2: [...held, ...own] });
+        assert.ok(again.named(`${N}-manager-1`).dependencies.includes(`${N}-quorum`));
+        assert.match(plain<string>(again.named(`${N}-swarm-join-worker-0`).inputs.create), /\n {6}for manager in 10\.0\.55\.0 10\.0\.55\.1 10\.0\.55\.2 /);
+    });
+
+    it("managers tagged before identities (the cluster's name alone) are this cluster's: the run that brings the identity still rolls, and joins through them", async () => {
+        const legacy = (n: number): HeldInstance => ({
+            id: `i-0legacy${n}`,
+            privateIp: `10.0.88.${n}`,
+            publicIp: `203.0.113.8${n}`,
+            tags: { Name: `${N}-manager-${n}`, "pulumi-swarm:cluster": N, "pulumi-swarm:role": "manager" },
+        });
+        // A worker of the cluster, and a manager of another cluster: not asked for.
+        const worker: HeldInstance = { id: "i-0w", privateIp: "10.0.88.9", publicIp: "203.0.113.89", tags: { "pulumi-swarm:cluster": N, "pulumi-swarm:role": "worker" } };
+        const stranger: HeldInstance = { id: "i-0s", privateIp: "10.0.66.1", publicIp: "203.0.113.66", tags: { "pulumi-swarm:cluster": "other", "pulumi-swarm:role": "manager" } };
+        const { monitor: m } = await build(N, { adminCidrBlocks: ["203.0.113.0/24"], managerCount: 3, workerCount: 2 }, { ec2: [legacy(1), worker, stranger, legacy(2)] });
+        assert.ok(m.named(`${N}-manager-1`).dependencies.includes(`${N}-quorum`));
+        assert.ok(m.named(`${N}-manager-2`).dependencies.includes(`${N}-manager-1-ready`));
+        assert.strictEqual(plain<{ host: string }>(m.named(`${N}-quorum`).inputs.connection).host, "203.0.113.81");
+        assert.match(plain<string>(m.named(`${N}-swarm-join-worker-0`).inputs.create), /\n {6}for manager in 10\.0\.88\.1 10\.0\.88\.2 /);
     });
 
     it("keeps the private key, the join tokens and every SSH connection secret", async () => {
@@ -697,7 +756,7 @@ describe("mock: SwarmCluster's resource options, as the engine gets them", funct
         assert.deepStrictEqual(plain(monitor.named("opt-manager-0-ip").inputs), {
             domain: "vpc",
             instance: "opt-manager-0-id",
-            tags: { Name: "opt-manager-0-ip", "pulumi-swarm:cluster": "opt" },
+            tags: { Name: "opt-manager-0-ip", "pulumi-swarm:cluster": "project/stack/opt" },
         });
         // Child names are the contract: no child carries an alias of ours. The two below are the
         // AWS package's own (the types' former names).

@@ -414,13 +414,20 @@ describe("mock: SwarmCluster's load balancer, registry and stack target", functi
             );
             // Nothing reaches the nodes from the ALB before a stack routes a port.
             assert.deepStrictEqual(rulesOf(m).filter((r) => r.includes(" prod-alb-sg-id on prod-nodes-id")), []);
-            assert.deepStrictEqual((alb.inputs.tags as Record<string, string>), { team: "platform", "pulumi-swarm:cluster": "prod", Name: "prod-alb" });
+            assert.deepStrictEqual((alb.inputs.tags as Record<string, string>), { team: "platform", "pulumi-swarm:cluster": "project/stack/prod", Name: "prod-alb" });
         });
 
         it("gives stacks the first manager over SSH (its key secret), the bootstrap to wait for, ECR and the load balancer", async () => {
             const t = cluster.stackTarget;
             assert.strictEqual(t.clusterName, "prod");
-            assert.deepStrictEqual(t.registry, { kind: "ecr", keepImages: 10, tags: { team: "platform", "pulumi-swarm:cluster": "prod" } });
+            // Its repositories are named after the cluster's identity: another stack's cluster named
+            // "prod" in the same account and region gets its own.
+            assert.deepStrictEqual(t.registry, {
+                kind: "ecr",
+                keepImages: 10,
+                tags: { team: "platform", "pulumi-swarm:cluster": "project/stack/prod" },
+                repositoryPrefix: "project/stack/prod",
+            });
             assert.strictEqual(t.ready.length, 1);
             assert.strictEqual(t.ready[0], cluster.bootstrap);
             assert.strictEqual(t.platform, "linux/amd64", "t3 nodes: stacks build for amd64 wherever they build");

@@ -974,19 +974,27 @@ export class LabEngine {
     /**
      * `aws.ec2.getInstances` (DescribeInstances by tag): the instances EC2 holds are those of the
      * deployment the run starts from, pending deletes included (the lab's EC2 model has no
-     * instance outside the state it is given); `instanceTags` must all match, and only
-     * running or stopped instances are asked for (terminated ones are never in the state).
+     * instance outside the state it is given); `instanceTags` must all match, and every
+     * `tag:<key>` filter, one of its values (EC2 API Reference, "Filter": the values of a filter
+     * are ORed, the filters ANDed; terraform-provider-aws website/docs/d/instances.html.markdown
+     * shows a `tag:Name` filter); only running or stopped instances are asked for (terminated
+     * ones are never in the state).
      */
     private getInstances(args: Record<string, unknown>, existing: Deployed[]): Record<string, unknown> {
         const want = (args.instanceTags as Record<string, string> | undefined) ?? {};
+        const filters = (args.filters as { name: string; values: string[] }[] | undefined) ?? [];
         const states = (args.instanceStateNames as string[] | undefined) ?? [];
         if (!states.includes("running") || !states.includes("stopped")) {
             throw new Error(`getInstances: the lab answers only a lookup of running and stopped instances; got ${JSON.stringify(states)}`);
         }
+        const other = filters.find((f) => !f.name.startsWith("tag:"));
+        if (other !== undefined) {
+            throw new Error(`getInstances: the lab answers only tag filters; got ${JSON.stringify(other)}`);
+        }
         const found = existing.filter((d) => {
             if (d.type !== INSTANCE) return false;
             const tags = (d.inputs.tags as Record<string, string> | undefined) ?? {};
-            return Object.entries(want).every(([k, v]) => tags[k] === v);
+            return Object.entries(want).every(([k, v]) => tags[k] === v) && filters.every((f) => f.values.includes(tags[f.name.slice("tag:".length)]));
         });
         return {
             ids: found.map((d) => d.id),

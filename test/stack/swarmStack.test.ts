@@ -62,6 +62,7 @@ describe("mock: SwarmStack", function () {
             ],
         );
         const repo = monitor.named("web-repo-api", "aws:ecr/repository:Repository");
+        // A target built by hand (no repositoryPrefix): the cluster's name starts it.
         assert.strictEqual(plain(repo.inputs.name), "prod/web/api");
         assert.strictEqual(plain(repo.inputs.forceDelete), true);
         const policy = JSON.parse(plain<string>(monitor.named("web-repo-api", "aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs.policy));
@@ -72,6 +73,11 @@ describe("mock: SwarmStack", function () {
         assert.strictEqual(plain(buildCmd.inputs.stdin), "ecr-token-not-a-real-one");
         assert.ok(!JSON.stringify(plain(buildCmd.inputs.create)).includes("ecr-token"));
         assert.match(plain<string>(buildCmd.inputs.create), /^# pulumi-swarm: build and push 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/prod\/web\/api:[0-9a-f]{32}\n/);
+    });
+
+    it("an ECR target's repositoryPrefix (SwarmCluster gives its identity) starts each repository's name", async () => {
+        const { monitor } = await build((t) => ({ target: { ...t, registry: { kind: "ecr", keepImages: 5, repositoryPrefix: "shop/Dev/prod" } }, composeFile: WEB }));
+        assert.strictEqual(plain(monitor.named("web-repo-api", "aws:ecr/repository:Repository").inputs.name), "shop/dev/prod/web/api");
     });
 
     it("builds for the target's platform unless buildPlatform says otherwise; without either, for the builder's own", async () => {
