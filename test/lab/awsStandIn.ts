@@ -50,7 +50,8 @@ const SESSION_TOKEN = "lab-session-token";
 /** A deregistered target drains this long in the lab (see the file's comment). */
 export const DRAIN_MS = 3000;
 
-export type TargetState = "initial" | "healthy" | "unhealthy" | "draining";
+/** DescribeTargetHealth's states; `unused` is a target EC2 has stopped or terminated (reason Target.InvalidState). */
+export type TargetState = "initial" | "healthy" | "unhealthy" | "unused" | "draining";
 
 interface TargetGroupState {
     readonly arn: string;

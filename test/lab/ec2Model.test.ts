@@ -150,6 +150,52 @@ describe("lab: the engine's EC2 model (instances are lab hosts)", function () {
         assert.deepStrictEqual(okOps(r), ["create-replacement node", "update on-node", "delete-replaced node"]);
     });
 
+    /** The program, and EC2's list of the running and stopped instances (DescribeInstances) as the run starts. */
+    const listed: { ids?: string[] } = {};
+    const withLookup = () => async () => {
+        await program()();
+        const aws: typeof awsType = await import("@pulumi/aws");
+        listed.ids = (await aws.ec2.getInstances({ instanceStateNames: ["running", "stopped"] })).ids;
+    };
+    /**
+     * Which of sshd (22) and a manager's port (2377) give another lab host a TCP connection to
+     * this host's private address within 3 s.
+     */
+    const portsAnswering = async (h: number) => {
+        const other = (h + 1) % lab.hosts.length;
+        const answers = async (port: number) => (await lab.exec(other, `timeout 3 bash -c 'exec 3<>/dev/tcp/${lab.hosts[h].privateAddress}/${port}'`)).code === 0;
+        return (await Promise.all([22, 2377].map(async (p) => ((await answers(p)) ? [p] : [])))).flat();
+    };
+
+    for (const how of ["impaired", "terminated"] as const) {
+        it(`a machine that dies, ${how}: nothing on its host answers; EC2 ${how === "impaired" ? "still lists" : "no longer lists"} it; --replace gives a new host and the dead instance's delete succeeds; the host, taken again, is a fresh machine`, async () => {
+            const first = ok(await engine.up(withLookup()));
+            const before = named(first, "node");
+            // The lookup answers from what EC2 holds as a run starts: the instance, on the run after its own.
+            assert.deepStrictEqual(okOps(await engine.up(withLookup(), first)), []);
+            assert.deepStrictEqual(listed.ids, [before.id]);
+            // sshd and a manager's port answer on it, before.
+            await lab.exec(before.host!, "docker swarm init >/dev/null 2>&1 || true");
+            assert.deepStrictEqual(await portsAnswering(before.host!), [22, 2377]);
+            const dead = await engine.lose(first, "node", how);
+            assert.strictEqual(dead, before.host);
+            assert.strictEqual(await dockerdAnswers(dead), false);
+            assert.deepStrictEqual(await portsAnswering(dead), []);
+            assert.strictEqual(engine.hostAt(String(before.outputs.publicIp)), how === "impaired" ? dead : undefined);
+            const r = await engine.up(withLookup(), first, ["node"]);
+            assert.deepStrictEqual(okOps(r), ["create-replacement node", "update on-node", "delete-replaced node"]);
+            assert.deepStrictEqual(listed.ids, how === "impaired" ? [before.id] : []);
+            assert.match(r.steps.find((s) => s.op === "delete-replaced")!.detail ?? "", how === "terminated" ? /EC2 had already terminated it/ : /terminated$/);
+            const after = named(r.deployment, "node");
+            assert.notStrictEqual(after.host, dead);
+            // The dead host is free again: the next replacement takes it (the pool's first free
+            // host), as a fresh machine that runs the command.
+            const again = await engine.up(program(), r.deployment, ["node"]);
+            assert.strictEqual(named(ok(again), "node").host, dead);
+            assert.match(String(named(again.deployment, "on-node").outputs.stdout), new RegExp(`^${lab.hosts[dead].name} \\d+$`));
+        });
+    }
+
     it("a user-data change stops and starts the instance in place, unless userDataReplaceOnChange asks for a replacement", async () => {
         const first = ok(await engine.up(program({ userData: "#cloud-config\n# 1\n" })));
         const inPlace = await engine.up(program({ userData: "#cloud-config\n# 2\n" }), first);

@@ -27,6 +27,7 @@
  *   maps to the host's forwarded SSH port while the instance runs, as the internet routes a
  *   public IP to an instance. A stop/start gives a new public IP unless an Elastic IP
  *   (`aws:ec2/eip:Eip` with `instance`, or `aws:ec2/eipAssociation:EipAssociation`) is attached.
+ *   `lose(state, name, how)` is a machine that dies outside any run, impaired or terminated.
  * - `aws.ec2.getAmi` answers from `LabEngine.amis`, which a test sets per run.
  * - `aws:lb` resources keep `LabEngine.elb` (awsStandIn.ts `ElbModel`) as AWS would be: load
  *   balancers by name, listeners, rules, target groups, and registrations: a target group
@@ -195,6 +196,10 @@ export function placeByRole(firstWorkerHost: number): (instanceName: string) => 
  * address space".) Images stay, as an AMI's would.
  */
 export async function freshHost(lab: Lab, host: number): Promise<void> {
+    // A host the engine lost (`LabEngine.lose`) has its link down: up again, with its route.
+    const gateway = lab.hosts[host].privateAddress.replace(/\.\d+$/, ".1");
+    const net = await lab.exec(host, `ip link set eth0 up && ip route replace default via ${gateway}`);
+    if (net.code !== 0) throw new Error(`freshHost(${host}): ${net.stderr.trim()}`);
     await lab.resetDocker(host);
     await lab.stopDocker(host);
     const r = await lab.exec(
@@ -344,6 +349,8 @@ export class LabEngine {
     private readonly eips = new Map<string, string>();
     /** Hosts this engine terminated: wiped (a fresh engine, as a new instance has) when taken again. */
     private readonly terminated = new Set<number>();
+    /** Instances whose machine died (`lose`), still in the Pulumi state. */
+    private readonly lost = new Map<string, "impaired" | "terminated">();
     private publicCounter = 0;
     private idCounter = 0;
     private readonly acceptEnv = new Map<number, RegExp[]>();
@@ -612,7 +619,56 @@ export class LabEngine {
         this.eips.delete(old.id);
         this.instanceOnHost.delete(host);
         this.terminated.add(host);
-        return `${this.lab.hosts[host].name} terminated`;
+        return `${this.lab.hosts[host].name} terminated${this.lost.get(old.id) === "terminated" ? " (EC2 had already terminated it)" : ""}`;
+    }
+
+    /**
+     * A machine that dies outside any run. Everything on it stops at once (here every process
+     * of the host but its init, tini and its one child, and containerd, which no one reaches
+     * from outside), and nothing answers at its private address (its link goes down: a dial
+     * fails after ARP gives up, where on AWS it would time out). Then, as EC2 has it:
+     * - `impaired` (a failed host that AWS has not retired yet: status checks fail): the
+     *   instance is still listed as running, with its addresses and Elastic IP, and its
+     *   public address reaches nothing; the ALB finds it unhealthy.
+     * - `terminated` (AWS retired it, a Spot interruption, someone in the console): its public
+     *   address routes nowhere, an Elastic IP comes off it (EC2 disassociates an address from
+     *   a terminated instance), DescribeInstances no longer lists it (the lookups ask only for
+     *   running and stopped instances), and the ALB has it `unused` (Target.InvalidState).
+     * The Pulumi state still holds it, as it would until the next run; that run's delete of it
+     * succeeds, as TerminateInstances does on an impaired or terminated instance
+     * (terraform-provider-aws ec2_instance.go `resourceInstanceDelete` waits for the state
+     * "terminated"). Returns its lab host.
+     */
+    async lose(d: Deployment, instanceName: string, how: "impaired" | "terminated"): Promise<number> {
+        const inst = [...d.values()].find((x) => x.type === INSTANCE && x.name === instanceName && !x.pendingDelete);
+        assert.ok(inst && inst.host !== undefined, `lose: no running instance ${instanceName}`);
+        const host = inst.host;
+        const r = await this.lab.exec(
+            host,
+            `self=$$
+             for p in $(ls /proc | grep -E '^[0-9]+$'); do
+                 { [ "$p" = 1 ] || [ "$p" = "$self" ]; } && continue
+                 comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+                 # containerd, and the host's PID 1's one child (tini exits with it), stay.
+                 [ "$comm" = containerd ] && continue
+                 [ "$comm" = sleep ] && [ "$(cut -d' ' -f4 "/proc/$p/stat" 2>/dev/null)" = 1 ] && continue
+                 kill -9 "$p" 2>/dev/null || true
+             done
+             ip link set eth0 down`,
+        );
+        if (r.code !== 0) throw new Error(`lose(${instanceName}): ${r.stderr.trim()}`);
+        this.lost.set(inst.id, how);
+        if (how === "terminated") {
+            for (const [ip, h] of this.routes) if (h === host) this.routes.delete(ip);
+            this.eips.delete(inst.id);
+            this.instanceOnHost.delete(host);
+        }
+        return host;
+    }
+
+    /** How EC2 lost this instance (`lose`), if it did. */
+    lostAs(instanceId: string): "impaired" | "terminated" | undefined {
+        return this.lost.get(instanceId);
     }
 
     private associate(instanceId: string, publicIp: string, instances: Deployed[]): void {
@@ -943,10 +999,17 @@ export class LabEngine {
                 ...replacedOlds,
                 ...[...olds.values()].filter((d) => !seen.has(d.urn) && !deletedEarly.has(d)),
             ];
-            await this.deleteInAntichains(condemned, [...(previous?.values() ?? [])], async (d) => {
-                await chain([() => op(d, replacedOlds.includes(d) || d.pendingDelete ? "delete-replaced" : "delete", () => deleteOld(d))]);
-                deleted.add(d);
-            });
+            try {
+                await this.deleteInAntichains(condemned, [...(previous?.values() ?? [])], async (d) => {
+                    await chain([() => op(d, replacedOlds.includes(d) || d.pendingDelete ? "delete-replaced" : "delete", () => deleteOld(d))]);
+                    deleted.add(d);
+                });
+            } catch {
+                // The failed delete is in `failures` (op): the run fails, and the state keeps what
+                // was not deleted, a replaced resource pending delete, which the next run deletes
+                // again (deployment_executor.go: a failed step fails the update; the snapshot
+                // keeps the resource's pending-delete state).
+            }
         }
 
         // The state Pulumi saves: news; olds not touched (unreached or failed); replaced olds
@@ -992,7 +1055,7 @@ export class LabEngine {
             throw new Error(`getInstances: the lab answers only tag filters; got ${JSON.stringify(other)}`);
         }
         const found = existing.filter((d) => {
-            if (d.type !== INSTANCE) return false;
+            if (d.type !== INSTANCE || this.lost.get(d.id) === "terminated") return false;
             const tags = (d.inputs.tags as Record<string, string> | undefined) ?? {};
             return Object.entries(want).every(([k, v]) => tags[k] === v) && filters.every((f) => f.values.includes(tags[f.name.slice("tag:".length)]));
         });

@@ -158,6 +158,22 @@ describe("lab: the engine follows Pulumi's and pulumi-command's rules", function
         assert.ok(![...r.deployment.values()].some((x) => x.name === "late"));
     });
 
+    it("a failed end-of-run delete fails the run: the replaced command stays in the state pending delete, and the next run deletes it again (and fails again)", async () => {
+        const v = (n: number) => program(() => void cmd("a", { create: append(`create a ${n}`), delete: `${append(`delete a ${n}`)}; exit 4`, triggers: [n] }));
+        const first = ok(await engine.up(v(1)));
+        await lab.exec(0, `rm -f ${LOG}`);
+        const r = await engine.up(v(2), first);
+        assert.deepStrictEqual(ops(r), ["create-replacement a", "delete-replaced a"]);
+        assert.deepStrictEqual(r.failures.map((f) => f.name), ["a"]);
+        const pending = [...r.deployment.values()].filter((x) => x.name === "a" && x.pendingDelete);
+        assert.deepStrictEqual(pending.map((x) => x.inputs.triggers), [[1]]);
+        assert.deepStrictEqual(named(r.deployment, "a").inputs.triggers, [2]);
+        const again = await engine.up(v(2), r.deployment);
+        assert.deepStrictEqual(ops(again), ["delete-replaced a"]);
+        assert.deepStrictEqual(again.failures.map((f) => f.name), ["a"]);
+        assert.deepStrictEqual(await log(), ["create a 2", "delete a 1", "delete a 1"]);
+    });
+
     it("an update without an update script runs create again (with the new inputs); with no script at all it keeps the previous stdout and stderr", async () => {
         const first = ok(
             await engine.up(
