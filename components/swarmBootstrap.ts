@@ -85,6 +85,18 @@ export interface SwarmBootstrapArgs {
      * @default none: no node is deregistered before it drains
      */
     readonly loadBalancerName?: string;
+    /**
+     * Whether each host's machine goes whenever its node does: its `machineId` changes or it
+     * leaves `hosts` exactly when the machine is replaced or destroyed, as SwarmCluster's EC2
+     * instances are. The joins then have no delete: the node is drained, demoted and removed
+     * by the managers (its member and remover, or the member of the machine that replaces
+     * it), and the machine never has to answer. A machine that died can then be replaced (an
+     * unreachable host's leave would fail that run and every later one, its delete dialling a
+     * host that is gone). Leave it false for machines that outlive their node (your own
+     * servers): each then leaves the swarm itself, cleanly, before it is removed.
+     * @default false
+     */
+    readonly machinesGoWithNodes?: boolean;
 }
 
 export const BOOTSTRAP_DEFAULTS = {
@@ -166,26 +178,29 @@ export function validateSwarmHosts(hosts: readonly SwarmHost[]): void {
  *   logged. It runs once: it is the swarm's birth, not the first manager's, so a later change
  *   of the first manager never runs it again, and it has no delete.
  * - per host: `<name>-remove-<key>` (on another manager; on delete, `docker node rm` of the
- *   key's drained node once it has left), `<name>-join-<key>` (on the host; joins with the
- *   token on stdin through any manager, or finds itself already in the swarm; on delete,
- *   `docker swarm leave`, or the swarm's end when it is the last manager),
- *   `<name>-member-<key>` (on another manager; labels the node, sets its role and retires any
- *   other node of the key, the machine it replaces: drained, demoted, removed; on delete,
- *   drains it and demotes it). "Another manager" is the first manager, or for the first
- *   manager itself the second one; a swarm with one manager has no remover and member for it.
+ *   key's drained node), `<name>-join-<key>` (on the host; joins with the token on stdin
+ *   through any manager, or finds itself already in the swarm; on delete, `docker swarm
+ *   leave`, or the swarm's end when it is the last manager; no delete with
+ *   `machinesGoWithNodes`), `<name>-member-<key>` (on another manager; labels the node, sets
+ *   its role and retires any other node of the key, the machine it replaces: drained,
+ *   demoted, removed; on delete, drains it and demotes it, and waits until the managers
+ *   record the demotion). "Another manager" is the first manager, or for the first manager
+ *   itself the second one; a swarm with one manager has no remover and member for it.
  *
  * A host's commands are replaced when its key, role, private address or `machineId` change, the
  * new before the old (Pulumi's default order): the new machine joins, its member retires the
- * old node (drained, demoted, removed), and the old machine leaves at the end of the run. A new SSH address or port only
- * updates the connection: the join runs again and finds the node in the swarm. A join already
- * made ignores changes of its script (other managers' addresses): it runs only when its node joins.
+ * old node (drained, demoted, removed), and the old machine leaves at the end of the run (or,
+ * with `machinesGoWithNodes`, is simply gone: a machine that died is replaced the same way). A
+ * new SSH address or port only updates the connection. A join already made ignores changes of
+ * its script (other managers' addresses): it runs only when its node joins.
  *
  * Worker joins depend on the init, the first manager's join and their own remover, so they
  * run in parallel; manager joins wait for the previous manager's join instead, because Raft
- * adds managers one at a time. Pulumi deletes in reverse, so a removed node is drained, demoted, leaves and
- * is removed, in that order; the first manager's member is deleted after every other
- * manager's, so `pulumi destroy` demotes the others before it, and the first manager, the
- * last one standing, ends the swarm.
+ * adds managers one at a time. Pulumi deletes in reverse, so a removed node is drained,
+ * demoted, leaves (unless its machine goes with it) and is removed, in that order; the first
+ * manager's member is deleted after every other manager's, so `pulumi destroy` demotes the
+ * others before it, and the first manager, the last one standing, ends the swarm (with
+ * `machinesGoWithNodes`, the swarm simply goes with the machines).
  */
 export class SwarmBootstrap extends pulumi.ComponentResource {
     /** The swarm's cluster ID. */
@@ -326,7 +341,8 @@ export class SwarmBootstrap extends pulumi.ComponentResource {
                         }),
                     ),
                     stdin: joinStdin[h.role],
-                    delete: renderSwarmLeave(h.key, d.leaveTimeoutSeconds),
+                    // A machine that goes with its node never leaves: the managers remove it.
+                    ...(args.machinesGoWithNodes ? {} : { delete: renderSwarmLeave(h.key, d.leaveTimeoutSeconds) }),
                     triggers: identity(h),
                     addPreviousOutputInEnv: false,
                 },

@@ -506,6 +506,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 connectAfter: ruleResources,
                 joinThrough: running.addresses,
                 loadBalancerName,
+                // An instance goes exactly when its node does (replaced, or removed): a machine
+                // that died is then replaced like any other, never dialled to leave.
+                machinesGoWithNodes: true,
             },
             { parent: this },
         );

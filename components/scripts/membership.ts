@@ -140,7 +140,9 @@ export const DEMOTE_ATTEMPTS = 10;
 /**
  * Before a node leaves: take it out of the load balancer (with `loadBalancer`), drain it and
  * wait (bounded) until its tasks run elsewhere (drainAndWait), so its services are rescheduled
- * first; then demote it if it is a manager.
+ * first; then demote it if it is a manager, and wait (bounded) until the managers record it as
+ * a worker, so that the remover can remove it even when the machine never leaves (it goes with
+ * its node, or it died).
  */
 export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSeconds: number): string {
     check(args);
@@ -161,7 +163,13 @@ export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSecon
         ...drainAndWait(id, args.hostKey, drainTimeoutSeconds, "it leaves"),
         `if [ "$(dkr node inspect ${id} --format '{{.Spec.Role}}')" = manager ]; then`,
         ...retried(`dkr node demote ${id}`, DEMOTE_ATTEMPTS, [
-            `echo "pulumi-swarm: could not demote ${args.hostKey} (node ${args.nodeId}); it stays a manager and does not leave. Check quorum with 'docker node ls'." >&2`,
+            `echo "pulumi-swarm: could not demote ${args.hostKey} (node ${args.nodeId}); it stays a manager and in the swarm. Check quorum with 'docker node ls'." >&2`,
+            "exit 1",
+        ]).map((l) => `  ${l}`),
+        "  # The remover's node rm needs a worker: Docker refuses to remove a manager, even with --force.",
+        ...boundedWait("until", `dkr node ls -q --filter role=worker | grep -qx ${id}`, DEMOTED_TIMEOUT_SECONDS, [
+            `echo "pulumi-swarm: ${args.hostKey} (node ${args.nodeId}) is still a manager ${DEMOTED_TIMEOUT_SECONDS} s after its demotion; see 'docker node ls' below." >&2`,
+            "dkr node ls >&2 || true",
             "exit 1",
         ]).map((l) => `  ${l}`),
         "fi",
@@ -189,15 +197,15 @@ function onlyOnAManager(): string {
 }
 
 /**
- * After the node has left: `docker node rm` it, so no "Down" phantom node stays behind.
- * Pulumi runs this only once the node's leave has succeeded (the join depends on this
- * remover, so it is deleted first), so there is nothing to wait for: the managers may still
- * show the node Ready for a few heartbeats, and `--force` removes it anyway. Docker refuses
- * to remove a node that is still a manager, even with `--force`.
+ * After the node has left, or without a leave when its machine goes with it: `docker node rm
+ * --force` it, so no "Down" phantom node stays behind. Pulumi runs this after the node's join
+ * and member deletes (the join depends on this remover, and the member on the join). The
+ * member's delete drained the node and waited until its demotion was recorded (Docker refuses
+ * to remove a manager, even with `--force`); `--force` removes the node whether it is up, down
+ * or has left.
  *
- * It removes the nodes of this host key that were drained (the member's delete drained the
- * leaving node), never an active one: when a host is replaced, its new machine joins under
- * the same key before the old one leaves, and it stays.
+ * It removes the nodes of this host key that were drained, never an active one: when a host
+ * is replaced, its new machine joins under the same key before the old one leaves, and it stays.
  */
 export function renderRemoverDelete(hostKey: string): string {
     checkWord("hostKey", hostKey);

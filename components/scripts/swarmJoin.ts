@@ -23,6 +23,9 @@ export interface SwarmJoinScriptArgs {
     readonly dockerReadyTimeoutSeconds: number;
 }
 
+/** How long a manager gets to take a TCP connection on 2377 before a join goes to the next one. */
+export const ANSWER_SECONDS = 5;
+
 /** How many times a join is tried (through every manager in turn) before the command fails. */
 export const JOIN_ATTEMPTS = 3;
 /** How long a join that timed out (and goes on in the background) is waited for. */
@@ -70,6 +73,10 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
                   '    if [ "$state" = inactive ]; then',
                   "      # A join that times out goes on in the background (state pending): it is waited for below.",
                   `      for manager in ${targets.map((t) => shellQuote(t)).join(" ")}; do`,
+                  '        if ! answers "$manager"; then',
+                  '          echo "pulumi-swarm: $manager:2377 does not answer; trying the next manager" >&2',
+                  "          continue",
+                  "        fi",
                   `        if dkr swarm join --token "$token" --advertise-addr ${shellQuote(args.advertiseAddress)} "$manager:2377" >/dev/null; then`,
                   "          break",
                   "        fi",
@@ -89,6 +96,17 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
         "swarm_info() {",
         "  dkr info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'",
         "}",
+        ...(targets.length === 0
+            ? []
+            : [
+                  "# Whether a manager takes connections on 2377 within 5 s. A machine that died is listed by EC2",
+                  "# until it is terminated, and a join through it waits in the background for ever (state pending).",
+                  "answers() {",
+                  "  command -v bash >/dev/null 2>&1 || return 0",
+                  "  # shellcheck disable=SC2016 # $1 is the inner bash's",
+                  `  timeout ${ANSWER_SECONDS} bash -c 'exec 3<>"/dev/tcp/$1/2377"' answers "$1" 2>/dev/null`,
+                  "}",
+              ]),
         "# In this swarm when its managers include one of this swarm's manager addresses.",
         "in_this_swarm() {",
         `  case " $info " in ${ours}) return 0 ;; esac`,

@@ -204,7 +204,18 @@ if [ "$(dkr node inspect w3node --format '{{.Spec.Role}}')" = manager ]; then
   until dkr node demote w3node >/dev/null; do
     n=$((n + 1))
     if [ "$n" -ge 10 ]; then
-      echo "pulumi-swarm: could not demote worker-3 (node w3node); it stays a manager and does not leave. Check quorum with 'docker node ls'." >&2
+      echo "pulumi-swarm: could not demote worker-3 (node w3node); it stays a manager and in the swarm. Check quorum with 'docker node ls'." >&2
+      exit 1
+    fi
+    sleep 2
+  done
+  # The remover's node rm needs a worker: Docker refuses to remove a manager, even with --force.
+  i=0
+  until dkr node ls -q --filter role=worker | grep -qx w3node; do
+    i=$((i + 1))
+    if [ "$i" -ge 60 ]; then
+      echo "pulumi-swarm: worker-3 (node w3node) is still a manager 120 s after its demotion; see 'docker node ls' below." >&2
+      dkr node ls >&2 || true
       exit 1
     fi
     sleep 2

@@ -11,6 +11,13 @@ fi
 swarm_info() {
   dkr info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}'
 }
+# Whether a manager takes connections on 2377 within 5 s. A machine that died is listed by EC2
+# until it is terminated, and a join through it waits in the background for ever (state pending).
+answers() {
+  command -v bash >/dev/null 2>&1 || return 0
+  # shellcheck disable=SC2016 # $1 is the inner bash's
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/2377"' answers "$1" 2>/dev/null
+}
 # In this swarm when its managers include one of this swarm's manager addresses.
 in_this_swarm() {
   case " $info " in *" 10.0.0.10:2377 "*|*" 10.0.16.5:2377 "*|*" 10.0.32.4:2377 "*) return 0 ;; esac
@@ -43,6 +50,10 @@ else
     if [ "$state" = inactive ]; then
       # A join that times out goes on in the background (state pending): it is waited for below.
       for manager in 10.0.0.10 10.0.32.4; do
+        if ! answers "$manager"; then
+          echo "pulumi-swarm: $manager:2377 does not answer; trying the next manager" >&2
+          continue
+        fi
         if dkr swarm join --token "$token" --advertise-addr 10.0.16.5 "$manager:2377" >/dev/null; then
           break
         fi

@@ -119,11 +119,15 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         // not draining (the lab engine's ELB model: attachments, and the nodes' own calls).
         const registered = () => engine.elb.registeredInstances().map((id) => engine.hostOfInstance(id)).filter((h): h is number => h !== undefined);
         const probe = startProbe(lab!, {
-            managers: () => POOL,
+            // Quorum is asked of the hosts that still run (the lab host of a lost machine does not answer).
+            managers: () => POOL.filter((h) => !lostHosts.has(h)),
             web: { nodes: registered, port: 8080, healthPath: "/healthz", requestPath: "/api/" },
         });
         // What DescribeTargetHealth answers: the probe's health checks ("initial" until its first).
         engine.elb.health = (id) => {
+            // A dead machine fails its health checks; one EC2 terminated is `unused` (Target.InvalidState).
+            const lost = engine.lostAs(id);
+            if (lost !== undefined) return lost === "terminated" ? "unused" : "unhealthy";
             const h = engine.hostOfInstance(id);
             return h === undefined ? undefined : (probe.targetState(h) ?? "initial");
         };
@@ -160,11 +164,17 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         const ids = await unwrap(cluster!.bootstrap.nodeIds);
         for (const [key, id] of Object.entries(ids)) byKey[key] = id;
         assert.deepStrictEqual(rows.map((r) => r.id).sort(), Object.values(byKey).sort());
-        await until("stacks converged", 60, async () => {
-            const s = await labSh(lab!, managers[0], "docker service ls --format '{{.Name}} {{.Replicas}}'");
-            const lines = s.trim().split("\n").sort();
-            return lines.join(";") === "vault_holder 1/1;web_api 2/2;web_proxy 2/2";
-        });
+        try {
+            await until("stacks converged", 60, async () => {
+                const s = await labSh(lab!, managers[0], "docker service ls --format '{{.Name}} {{.Replicas}}'");
+                const lines = s.trim().split("\n").sort();
+                return lines.join(";") === "vault_holder 1/1;web_api 2/2;web_proxy 2/2";
+            });
+        } catch (e) {
+            // What the services and their tasks were doing, to read why.
+            const seen = await labSh(lab!, managers[0], "docker service ls; docker service ps --no-trunc $(docker service ls -q)").catch((x: Error) => x.message);
+            throw new Error(`${(e as Error).message}\n${seen}`);
+        }
         const secrets = (await labSh(lab!, managers[0], "docker secret ls --format '{{.Name}}'")).trim().split("\n");
         const configs = (await labSh(lab!, managers[0], "docker config ls --format '{{.Name}}'")).trim().split("\n");
         assert.ok(secrets.some((s) => s.startsWith("vault_token")), `secrets: ${secrets.join(", ")}`);
@@ -187,6 +197,8 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
     const commandOps = (r: UpResult, op: string) => r.steps.filter((s) => s.type === REMOTE && s.op === op).map((s) => s.name);
     const instanceUrn = (d: Deployment, name: string) => [...d.values()].find((x) => x.type === INSTANCE && x.name === name && !x.pendingDelete)!.urn;
     let nodeIds: Record<string, string>;
+    /** Lab hosts of machines EC2 lost, until the run that replaces them. */
+    const lostHosts = new Set<number>();
 
     it("first up: the cluster and both stacks", async () => {
         const r = await engine.up(program());
@@ -274,7 +286,7 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
     });
 
-    it("manager-0 replaced (pulumi up --replace of its instance): it joins the same swarm through a survivor; the old one is demoted, leaves and is removed", async () => {
+    it("manager-0 replaced (pulumi up --replace of its instance): it joins the same swarm through a survivor; the old node is drained, demoted and removed, and its machine terminated", async () => {
         const oldHost = hostsOf(state)["manager-0"];
         const { r, probe } = await probed("manager-0 replaced", KEEP, [instanceUrn(state, "lab-manager-0")]);
         state = ok(r);
@@ -299,7 +311,8 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         state = ok(r);
         assert.notStrictEqual(hostsOf(state)["manager-1"], oldHost);
         assert.ok(!r.steps.some((s) => s.failed));
-        assert.deepStrictEqual(commandOps(r, "delete-replaced").sort(), ["lab-swarm-join-manager-1", "lab-swarm-member-manager-1", "lab-swarm-remove-manager-1"]);
+        // The old machine's join has no delete: it runs nothing before its termination.
+        assert.deepStrictEqual(commandOps(r, "delete-replaced").sort(), ["lab-swarm-member-manager-1", "lab-swarm-remove-manager-1"]);
         const ids = await sameSwarmWhole(state);
         assert.notStrictEqual(ids["manager-1"], nodeIds["manager-1"]);
         assert.deepStrictEqual({ ...ids, "manager-1": "" }, { ...nodeIds, "manager-1": "" });
@@ -308,7 +321,35 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
     });
 
-    it("managers 3 -> 5 -> 3: the new managers join one at a time, then are demoted, leave and are removed; quorum at every sample, no Down node", async () => {
+    it("manager-2's machine dies (EC2 still lists it, impaired): pulumi up --replace of its instance; the new machine joins through a survivor, past the dead one, and retires the dead node (demoted, removed); nothing dials the dead host; quorum at every sample; the same swarm", async () => {
+        const oldId = nodeIds["manager-2"];
+        const dead = await engine.lose(state, "lab-manager-2", "impaired");
+        lostHosts.add(dead);
+        // The swarm sees it Down before anyone acts (as an operator's alarm would).
+        const survivor = managerHosts(state).find((h) => h !== dead)!;
+        // (A manager may answer DeadlineExceeded while Raft notices the loss: asked again.)
+        await until("manager-2 seen down", 60, async () => (await swarmNodes(lab!, survivor)).find((n) => n.id === oldId)?.status === "down", { retryErrors: true });
+        const { r, probe } = await probed("manager-2's machine died, replaced", KEEP, [instanceUrn(state, "lab-manager-2")]);
+        state = ok(r);
+        lostHosts.clear();
+        assert.ok(!r.steps.some((s) => s.failed));
+        assert.notStrictEqual(hostsOf(state)["manager-2"], dead);
+        assert.deepStrictEqual(commandOps(r, "create-replacement").sort(), ["lab-swarm-join-manager-2", "lab-swarm-member-manager-2"]);
+        // The old node's member and remover run on a survivor and find nothing left to do (the new
+        // member removed the node); its join has no delete: nothing dialled the dead machine.
+        assert.deepStrictEqual(commandOps(r, "delete-replaced").sort(), ["lab-swarm-member-manager-2", "lab-swarm-remove-manager-2"]);
+        // The new manager's join went past the dead manager, which the run's EC2 lookup listed first.
+        const joinScript = String([...state.values()].find((x) => x.name === "lab-swarm-join-manager-2")!.inputs.create);
+        assert.match(joinScript, new RegExp(`\\n {6}for manager in ${lab!.hosts[dead].privateAddress.replace(/\./g, "\\.")} `));
+        const ids = await sameSwarmWhole(state);
+        assert.notStrictEqual(ids["manager-2"], oldId);
+        assert.deepStrictEqual({ ...ids, "manager-2": "" }, { ...nodeIds, "manager-2": "" });
+        nodeIds = ids;
+        await dockerHostIsALiveManager();
+        assert.strictEqual(probe.noQuorumSamples, 0, formatProbe(probe));
+    });
+
+    it("managers 3 -> 5 -> 3: the new managers join one at a time, then are drained, demoted and removed, then terminated; quorum at every sample, no Down node", async () => {
         const up5 = await probed("managers 3 -> 5", { ...KEEP, managerCount: 5 });
         state = ok(up5.r);
         const five = await sameSwarmWhole(state, 5);
@@ -334,13 +375,17 @@ describe("lab: Day 2, routine pulumi up on a running cluster (3 managers + 2 wor
         const three = await sameSwarmWhole(state, 3);
         assert.deepStrictEqual(commandOps(up3.r, "update").filter((n) => n.includes("-join-")), []);
         assert.deepStrictEqual(three, Object.fromEntries(Object.entries(five).filter(([k]) => k !== "manager-3" && k !== "manager-4")));
+        // The joins have no delete (the machines go with their nodes): the members drain and
+        // demote (one at a time, under the membership lock), the removers remove, and the
+        // instances are terminated after both.
         assert.deepStrictEqual(
             up3.r.steps.filter((s) => s.op === "delete").map((s) => s.name).sort(),
-            [...added, "lab-swarm-remove-manager-3", "lab-swarm-remove-manager-4"].sort(),
+            [...added.filter((n) => !n.includes("-join-")), "lab-swarm-remove-manager-3", "lab-swarm-remove-manager-4"].sort(),
         );
-        // manager-4 (the last joined) leaves before manager-3.
         const at = (n: string) => up3.r.steps.findIndex((s) => s.op === "delete" && s.name === n);
-        assert.ok(at("lab-swarm-join-manager-4") >= 0 && at("lab-swarm-join-manager-4") < at("lab-swarm-join-manager-3"));
+        for (const k of ["manager-3", "manager-4"]) {
+            assert.ok(at(`lab-swarm-member-${k}`) < at(`lab-swarm-remove-${k}`) && at(`lab-swarm-remove-${k}`) < at(`lab-${k}`), k);
+        }
         // Every node stays in the load balancer's target group: a node added or removed changes
         // only its own registration (attachments keyed by node, not by position).
         const instanceIds = (d: Deployment) => [...d.values()].filter((x) => x.type === INSTANCE && !x.pendingDelete).map((x) => x.id).sort();

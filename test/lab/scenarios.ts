@@ -6,7 +6,8 @@
 //   (c) manager-0's instance is replaced (`pulumi up --replace <its URN>`);
 //   (d) manager-1's instance is replaced;
 //   (e) amiId is set to a newer AMI (the way the README gives to roll the nodes to it);
-//   (f) dockerVersion changes (the nodes' user data).
+//   (f) dockerVersion changes (the nodes' user data);
+//   (g) manager-0's machine dies (LabEngine.lose, EC2 still listing it), then --replace of it.
 // For each: the ordered operations, whether the run failed and how, and afterwards the cluster
 // ID on every live node, `docker node ls` on every live manager and the stack's services.
 // It reports; it asserts no outcome (the lab suites assert them). SCENARIOS=ce runs only (c), (e).
@@ -18,6 +19,7 @@ import { Deployment, LabEngine, UpResult, freshHost, placeByRole } from "./engin
 import { labWebImage } from "./images";
 import { Lab, labUnavailableReason, startLab } from "./lab";
 import { WEB_COMPOSE, labClusterArgs, labWebVariables } from "./swarmChecks";
+import { until } from "./until";
 
 const AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
 const OLD_AMI = "ami-0aaaaaaaaaaaaaaa1";
@@ -122,13 +124,20 @@ async function main(): Promise<void> {
         const image = await labWebImage(lab);
         const pool = lab.hosts.map((_, i) => i).filter((i) => i !== BUILDER);
         const place = (name: string) => placeByRole(3)(name) + 1;
-        const scenarios: { key: string; title: string; change: Change; amis?: string; replace?: (d: Deployment) => string[] }[] = [
+        const scenarios: { key: string; title: string; change: Change; amis?: string; replace?: (d: Deployment) => string[]; dies?: string }[] = [
             { key: "a", title: "getAmi returns a newer AMI on the second run", change: {}, amis: NEW_AMI },
             { key: "b", title: "managerInstanceType changes (t3.small -> t3.medium)", change: { managerInstanceType: "t3.medium" } },
             { key: "c", title: "manager-0's instance replaced (pulumi up --replace <its URN>)", change: {}, replace: (d) => urnsOf(d, "lab-manager-0") },
             { key: "d", title: "manager-1's instance replaced (pulumi up --replace <its URN>)", change: {}, replace: (d) => urnsOf(d, "lab-manager-1") },
             { key: "e", title: `amiId set to a newer AMI (${NEW_AMI})`, change: { amiId: NEW_AMI } },
             { key: "f", title: "dockerVersion changes (28.5.2 -> 28.5.3: the nodes' user data)", change: { dockerVersion: "28.5.3" } },
+            {
+                key: "g",
+                title: "manager-0's machine dies (EC2 still lists it, impaired), then pulumi up --replace <its URN>",
+                change: {},
+                dies: "lab-manager-0",
+                replace: (d) => urnsOf(d, "lab-manager-0"),
+            },
         ];
         console.log(`Lab scenarios: SwarmCluster 3 managers + 2 workers with stacks/web, then one change each (${new Date().toISOString().slice(0, 10)})`);
         // SCENARIOS=ce runs only (c) and (e).
@@ -148,6 +157,19 @@ async function main(): Promise<void> {
             const clusterBefore = (await lab.exec(1, "docker info --format '{{.Swarm.Cluster.ID}}'")).stdout.trim();
             console.log(`  before: 5 nodes, cluster ID ${clusterBefore}, stack web deployed (${first.ms} ms)`);
             if (s.amis) engine.amis = { [AMI_NAME]: s.amis };
+            if (s.dies) {
+                const dead = await engine.lose(first.deployment, s.dies, "impaired");
+                const live = pool.filter((h) => h !== dead && h <= 3);
+                const t = Date.now();
+                const down = await until(`${s.dies} seen Down`, 60, async () => {
+                    for (const h of live) {
+                        const r = await lab.exec(h, "timeout 10 docker node ls --format '{{.Status}}'");
+                        if (r.code === 0 && r.stdout.split("\n").includes("Down")) return true;
+                    }
+                    return false;
+                }).catch((e: Error) => e.message);
+                console.log(`  ${s.dies}'s machine died (${lab.hosts[dead].name}); ${down === true ? `the swarm saw it Down after ${Date.now() - t} ms` : down}`);
+            }
             const r = await engine.up(program(lab, image, s.change), first.deployment, s.replace?.(first.deployment) ?? []);
             console.log(`  the second run (${r.ms} ms), operations in order:`);
             describeRun(r).forEach((l) => console.log(l));

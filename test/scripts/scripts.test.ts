@@ -195,7 +195,7 @@ describe("pure: host scripts", () => {
         });
         assert.ok(!s.includes("SWMTKN"));
         assert.match(s, /IFS= read -r token/);
-        assert.match(s, /for manager in 10\.0\.0\.1; do\n {8}if dkr swarm join --token "\$token" --advertise-addr 10\.0\.0\.2 "\$manager:2377"/);
+        assert.match(s, /for manager in 10\.0\.0\.1; do\n {8}if ! answers "\$manager"; then\n[^]*?\n {8}fi\n {8}if dkr swarm join --token "\$token" --advertise-addr 10\.0\.0\.2 "\$manager:2377"/);
     });
 
     it("the wait loop is bounded by the time-out", () => {
