@@ -13,8 +13,15 @@ labelled() {
   dkr node ls --filter node.label=pulumi-swarm.host=worker-3 --format '{{.ID}} {{.Availability}}'
 }
 
-# On pulumi destroy the first manager may end the swarm meanwhile: then there is nothing to remove.
-gone() { [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" != true ]; }
+# This engine is no manager any more: on pulumi destroy the first manager may end the swarm
+# meanwhile; and a retired machine (a roll's old manager, demoted and removed by its
+# replacement's member before it heard of it) still says it is one, but has no control
+# socket. Either way it can remove nothing, and the node it would remove is gone already.
+gone() {
+  [ "$(dkr info --format '{{.Swarm.ControlAvailable}}')" != true ] && return 0
+  case "$(dkr node ls -q 2>&1 >/dev/null)" in *control.sock*) return 0 ;; esac
+  return 1
+}
 if ! nodes=$(labelled); then
   gone && exit 0
   exit 1

@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { MEMBERSHIP_LOCK } from "../../components/scripts/common";
-import { renderMemberDelete } from "../../components/scripts/membership";
+import { renderMemberDelete, renderRemoverDelete } from "../../components/scripts/membership";
 import { QUORUM_CHECK_SECONDS, renderBeforeRestart, renderQuorumCheck } from "../../components/scripts/roll";
 import { renderStackDeploy } from "../../components/scripts/stack";
 import { renderSwarmJoin, renderSwarmLeave } from "../../components/scripts/swarmJoin";
@@ -618,5 +618,32 @@ for (const { title, uid } of USERS) describe(`the check before a rolling change,
         assert.deepStrictEqual(r.calls.filter((c) => c === statuses).length, 15);
         assert.deepStrictEqual(r.calls.filter((c) => c === "node ls").length, 1);
         assert.deepStrictEqual(r.calls.filter((c) => c === "sleep 2").length, 14);
+    });
+});
+
+for (const { title, uid } of USERS) describe(`the remover's delete, run against a scripted docker, ${title}`, () => {
+    const rendered = renderRemoverDelete("manager-0");
+    assert.ok(rendered.includes(`exec 9>${MEMBERSHIP_LOCK}\n`));
+    const remover = rendered.replace(`exec 9>${MEMBERSHIP_LOCK}\n`, 'exec 9>"$FAKE/membership.lock"\n');
+    // An engine that says it is a manager, whose `node ls` fails with $NODE_LS_ERROR.
+    const docker = `#!/bin/sh
+echo "$*" >> "$FAKE/calls"
+case "$*" in
+  "info --format {{.Swarm.ControlAvailable}}") echo true ;;
+  "node ls"*) echo "$NODE_LS_ERROR" >&2; exit 1 ;;
+  *) echo "fake docker: unexpected: $*" >&2; exit 9 ;;
+esac
+`;
+    const runWith = (error: string) => runChecked(remover, docker, { uid, env: { NODE_LS_ERROR: error } });
+
+    it("on a retired manager (demoted and removed before it heard of it: it says it is a manager, with no control socket) it removes nothing and succeeds", () => {
+        const r = runWith('Error response from daemon: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial unix /var/run/docker/swarm/control.sock: connect: no such file or directory"');
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.ok(!r.calls.some((c) => c.startsWith("node rm")), r.calls.join("\n"));
+    });
+
+    it("on a manager that fails otherwise (Raft's DeadlineExceeded) it fails, so that the run says so", () => {
+        const r = runWith("Error response from daemon: rpc error: code = DeadlineExceeded desc = context deadline exceeded");
+        assert.strictEqual(r.code, 1);
     });
 });
