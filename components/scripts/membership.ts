@@ -72,6 +72,14 @@ export function nodeUpdateFunction(): string {
     ].join("\n");
 }
 
+/**
+ * The condition that holds once the managers record a demoted node as a worker (its Raft
+ * membership removed): only then does Docker let `node rm` remove it. `node` is a quoted word.
+ */
+function recordedAsWorker(node: string): string {
+    return `dkr node ls -q --filter role=worker | grep -qx ${node}`;
+}
+
 /** How long a replaced manager's demotion gets to take effect (its Raft membership removed) before the member create fails. */
 export const DEMOTED_TIMEOUT_SECONDS = 120;
 
@@ -125,7 +133,7 @@ export function renderMemberCreate(args: MembershipScriptArgs, drainTimeoutSecon
         `  if [ "$(dkr node inspect "$other" --format '{{.Spec.Role}}')" = manager ]; then`,
         ...retried('dkr node demote "$other"', DEMOTE_ATTEMPTS, fail(`could not demote the node that ${args.hostKey} replaces ($other); it stays a manager`)).map((l) => `    ${l}`),
         "  fi",
-        ...boundedWait("until", 'dkr node ls -q --filter role=worker | grep -qx "$other"', DEMOTED_TIMEOUT_SECONDS, fail(`the node that ${args.hostKey} replaces ($other) is still a manager ${DEMOTED_TIMEOUT_SECONDS} s after its demotion`)).map(
+        ...boundedWait("until", recordedAsWorker('"$other"'), DEMOTED_TIMEOUT_SECONDS, fail(`the node that ${args.hostKey} replaces ($other) is still a manager ${DEMOTED_TIMEOUT_SECONDS} s after its demotion`)).map(
             (l) => `  ${l}`,
         ),
         '  dkr node rm --force "$other" >/dev/null',
@@ -167,7 +175,7 @@ export function renderMemberDelete(args: MembershipScriptArgs, drainTimeoutSecon
             "exit 1",
         ]).map((l) => `  ${l}`),
         "  # The remover's node rm needs a worker: Docker refuses to remove a manager, even with --force.",
-        ...boundedWait("until", `dkr node ls -q --filter role=worker | grep -qx ${id}`, DEMOTED_TIMEOUT_SECONDS, [
+        ...boundedWait("until", recordedAsWorker(id), DEMOTED_TIMEOUT_SECONDS, [
             `echo "pulumi-swarm: ${args.hostKey} (node ${args.nodeId}) is still a manager ${DEMOTED_TIMEOUT_SECONDS} s after its demotion; see 'docker node ls' below." >&2`,
             "dkr node ls >&2 || true",
             "exit 1",

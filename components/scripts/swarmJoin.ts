@@ -99,7 +99,7 @@ export function renderSwarmJoin(args: SwarmJoinScriptArgs): string {
         ...(targets.length === 0
             ? []
             : [
-                  "# Whether a manager takes connections on 2377 within 5 s. A machine that died is listed by EC2",
+                  `# Whether a manager takes connections on 2377 within ${ANSWER_SECONDS} s. A machine that died is listed by EC2`,
                   "# until it is terminated, and a join through it waits in the background for ever (state pending).",
                   "answers() {",
                   "  command -v bash >/dev/null 2>&1 || return 0",
